@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the built-in default: installs and builds simclr, pretrains
+# a ResNet-18 (width 32, CIFAR stem) with SimCLR on Fashion-MNIST from
+# /usr/share/datasets/fashion-mnist for a few minutes, then runs the linear
+# evaluation and prints the accuracy and where everything is.
+#
+#   scripts/quickstart.sh                 # 5 minutes of pretraining
+#   MINUTES=10 RUN=runs/fm10 scripts/quickstart.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+MINUTES=${MINUTES:-5}
+RUN=${RUN:-runs/quickstart-$(date +%Y%m%d-%H%M%S)}
+build/simclr pretrain --out "$RUN" --width 32 --batch-size 256 --minutes "$MINUTES"
+build/simclr linear-eval --checkpoint "$RUN"
+echo "run directory: $RUN (config.yaml, metrics.jsonl, checkpoint.pt, linear_eval.json)"

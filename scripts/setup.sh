@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything simclr needs from Debian packages, then configures and
+# builds it (Release). Safe to run any number of times: apt skips what is
+# installed and CMake rebuilds only what changed.
+#
+#   scripts/setup.sh            # install + build into ./build
+#   BUILD_DIR=/tmp/b scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libtorch-dev libopenblas0-pthread libopenblas-dev libgloo-dev
+  libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist
+  # Python is used only by tests and benchmarks (golden values, the PyTorch
+  # peer); the simclr program itself never needs it.
+  python3-torch python3-torchvision python3-sklearn
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-Release} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"

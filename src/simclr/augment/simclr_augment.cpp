@@ -1,0 +1,109 @@
+#include "simclr/augment/simclr_augment.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <array>
+
+#include "simclr/augment/transforms.h"
+#include "simclr/core/error.h"
+
+namespace simclr::augment {
+
+AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int image_side) {
+  AugmentOptions o;
+  o.size = c.image_size > 0 ? static_cast<int>(c.image_size) : image_side;
+  const bool small = c.preset == "cifar" || (c.preset == "auto" && o.size <= 64);
+  o.crop_scale_min = c.crop_scale_min;
+  o.crop_scale_max = c.crop_scale_max;
+  o.crop_ratio_min = c.crop_ratio_min;
+  o.crop_ratio_max = c.crop_ratio_max;
+  o.flip_p = c.flip_p;
+  o.color_strength = c.color_strength.value_or(small ? 0.5 : 1.0);
+  o.color_p = c.color_p;
+  o.grayscale_p = c.grayscale_p;
+  o.blur_p = c.blur_p.value_or(small ? 0.0 : 0.5);
+  o.blur_kernel_fraction = c.blur_kernel_fraction;
+  o.blur_sigma_min = c.blur_sigma_min;
+  o.blur_sigma_max = c.blur_sigma_max;
+  return o;
+}
+
+std::string AugmentOptions::describe() const {
+  return fmt::format(
+      "size {} | crop scale [{}, {}] ratio [{:.3f}, {:.3f}] | flip p={} | colour s={} p={} | grey p={} | blur p={} "
+      "kernel {} sigma [{}, {}]",
+      size, crop_scale_min, crop_scale_max, crop_ratio_min, crop_ratio_max, flip_p, color_strength, color_p,
+      grayscale_p, blur_p, blur_kernel_size(size, blur_kernel_fraction), blur_sigma_min, blur_sigma_max);
+}
+
+int blur_kernel_size(int side, double fraction) {
+  const int k = static_cast<int>(side * fraction);
+  return std::max(1, k % 2 == 0 ? k + 1 : k);
+}
+
+void SimclrAugment::color_jitter(cv::Mat& image, Rng& rng) const {
+  // torchvision ColorJitter(0.8s, 0.8s, 0.8s, 0.2s): each factor sampled, then
+  // the four operations applied in a random order.
+  const double s = options_.color_strength;
+  const double b = 0.8 * s, c = 0.8 * s, sat = 0.8 * s, h = std::min(0.2 * s, 0.5);
+  std::array<int, 4> order = {0, 1, 2, 3};
+  for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
+  const double fb = rng.uniform(std::max(0.0, 1 - b), 1 + b);
+  const double fc = rng.uniform(std::max(0.0, 1 - c), 1 + c);
+  const double fs = rng.uniform(std::max(0.0, 1 - sat), 1 + sat);
+  const double fh = rng.uniform(-h, h);
+  for (int op : order) {
+    switch (op) {
+      case 0: if (b > 0) adjust_brightness(image, fb); break;
+      case 1: if (c > 0) adjust_contrast(image, fc); break;
+      case 2: if (sat > 0) adjust_saturation(image, fs); break;
+      case 3: if (h > 0) adjust_hue(image, fh); break;
+    }
+  }
+}
+
+cv::Mat SimclrAugment::operator()(const cv::Mat& image_u8, Rng& rng) const {
+  const auto& o = options_;
+  const CropBox box = sample_crop(image_u8.rows, image_u8.cols, o.crop_scale_min, o.crop_scale_max, o.crop_ratio_min,
+                                  o.crop_ratio_max, rng);
+  // Crop and resize in 8 bits (4x less memory traffic), then go to float.
+  cv::Mat image = to_float(resized_crop(image_u8, box, o.size));
+  const bool flip = rng.bernoulli(o.flip_p);
+  const bool jitter = rng.bernoulli(o.color_p);
+  if (flip) hflip(image);
+  if (jitter) color_jitter(image, rng);
+  if (rng.bernoulli(o.grayscale_p)) to_grayscale(image);
+  const bool blur = rng.bernoulli(o.blur_p);
+  const double sigma = rng.uniform(o.blur_sigma_min, o.blur_sigma_max);
+  if (blur) gaussian_blur(image, blur_kernel_size(o.size, o.blur_kernel_fraction), sigma);
+  return image;
+}
+
+cv::Mat eval_transform(const cv::Mat& image_u8, int size) {
+  cv::Mat image = image_u8;
+  if (image.rows != size || image.cols != size) {
+    const double scale = static_cast<double>(size) / std::min(image.rows, image.cols);
+    const int h = std::max(size, static_cast<int>(std::lround(image.rows * scale)));
+    const int w = std::max(size, static_cast<int>(std::lround(image.cols * scale)));
+    cv::Mat resized;
+    cv::resize(image, resized, cv::Size(w, h), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    image = resized(cv::Rect((w - size) / 2, (h - size) / 2, size, size));
+  }
+  return to_float(image);
+}
+
+void copy_to_tensor(const cv::Mat& image, torch::Tensor out) {
+  const int c = image.channels(), h = image.rows, w = image.cols;
+  TORCH_INTERNAL_ASSERT(image.depth() == CV_32F && out.is_contiguous() && out.size(0) == c && out.size(1) == h &&
+                        out.size(2) == w);
+  float* dst = out.data_ptr<float>();
+  for (int y = 0; y < h; ++y) {
+    const float* src = image.ptr<float>(y);
+    for (int x = 0; x < w; ++x) {
+      for (int k = 0; k < c; ++k) dst[(static_cast<size_t>(k) * h + y) * w + x] = src[x * c + k];
+    }
+  }
+}
+
+}  // namespace simclr::augment

@@ -1,0 +1,53 @@
+// The SimCLR view generator: random resized crop -> horizontal flip ->
+// colour jitter (p, random order) -> random greyscale -> Gaussian blur (p).
+// Parameters come from AugmentConfig with the per-dataset preset resolved:
+// "cifar" (colour strength 0.5, no blur) for images of 64 px or less,
+// "imagenet" (strength 1, blur p=0.5) otherwise (SIMCLR.md, paper B.9).
+#pragma once
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "simclr/config/config.h"
+#include "simclr/core/rng.h"
+
+namespace simclr::augment {
+
+struct AugmentOptions {
+  int size = 32;  // output side
+  double crop_scale_min = 0.08, crop_scale_max = 1.0;
+  double crop_ratio_min = 3.0 / 4.0, crop_ratio_max = 4.0 / 3.0;
+  double flip_p = 0.5;
+  double color_strength = 1.0, color_p = 0.8;
+  double grayscale_p = 0.2;
+  double blur_p = 0.5, blur_kernel_fraction = 0.1, blur_sigma_min = 0.1, blur_sigma_max = 2.0;
+
+  // Resolves presets and "auto" values for images whose side is `image_side`.
+  static AugmentOptions from_config(const config::AugmentConfig& config, int image_side);
+  std::string describe() const;
+};
+
+// Blur kernel side for an image side: 10% of it, made odd (paper appendix A).
+int blur_kernel_size(int side, double fraction);
+
+class SimclrAugment {
+ public:
+  explicit SimclrAugment(AugmentOptions options) : options_(std::move(options)) {}
+  // One random view of an 8-bit image (1 or 3 channels): float [0,1], size x size.
+  cv::Mat operator()(const cv::Mat& image_u8, Rng& rng) const;
+  const AugmentOptions& options() const { return options_; }
+
+ private:
+  void color_jitter(cv::Mat& image, Rng& rng) const;
+  AugmentOptions options_;
+};
+
+// The deterministic evaluation transform: resize the shorter side to `size`,
+// centre crop size x size, to float [0,1].
+cv::Mat eval_transform(const cv::Mat& image_u8, int size);
+
+// Copies a float HxWxC image into `out`, a CxHxW float tensor (no allocation).
+void copy_to_tensor(const cv::Mat& image, torch::Tensor out);
+
+}  // namespace simclr::augment

@@ -1,0 +1,293 @@
+#include "simclr/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "simclr/core/error.h"
+
+namespace simclr::config {
+namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+template <class T, class Fn>
+Field make(std::string key, T* ref, std::string help, Fn&& more) {
+  Field f{std::move(key), ref, std::move(help), {}, {}, {}};
+  more(f);
+  return f;
+}
+template <class T>
+Field make(std::string key, T* ref, std::string help) {
+  return make(std::move(key), ref, std::move(help), [](Field&) {});
+}
+auto range(std::optional<double> lo, std::optional<double> hi) {
+  return [=](Field& f) { f.min = lo; f.max = hi; };
+}
+auto one_of(std::vector<std::string> choices) {
+  return [=](Field& f) { f.choices = choices; };
+}
+
+double parse_double(const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  SIMCLR_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0 && std::isfinite(v),
+               "config key '{}': '{}' is not a finite number", key, text);
+  return v;
+}
+
+int64_t parse_int(const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  SIMCLR_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0,
+               "config key '{}': '{}' is not a whole number", key, text);
+  return v;
+}
+
+bool parse_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  throw Error(fmt::format("config key '{}': '{}' is not a boolean (use true or false)", key, text));
+}
+
+std::string format_double(double v) {
+  std::ostringstream s;
+  s.precision(10);
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<Field> fields(Config& c) {
+  const std::optional<double> none;
+  return {
+      make("data.path", &c.data.path, "dataset location (file prefix folder or image root)"),
+      make("data.dataset", &c.data.dataset, "dataset format", one_of({"fashion-mnist", "mnist", "imagefolder"})),
+      make("data.workers", &c.data.workers, "loader threads (0 = auto)", range(0, 256)),
+      make("data.prefetch", &c.data.prefetch, "batches prepared ahead of the model", range(1, 64)),
+
+      make("augment.preset", &c.augment.preset, "per-dataset defaults: cifar (s=0.5, no blur) for <=64 px, else imagenet",
+           one_of({"auto", "cifar", "imagenet"})),
+      make("augment.image_size", &c.augment.image_size, "side of the augmented views (0 = the dataset's)", range(0, 4096)),
+      make("augment.crop_scale_min", &c.augment.crop_scale_min, "random resized crop: smallest area fraction", range(1e-4, 1)),
+      make("augment.crop_scale_max", &c.augment.crop_scale_max, "random resized crop: largest area fraction", range(1e-4, 1)),
+      make("augment.crop_ratio_min", &c.augment.crop_ratio_min, "random resized crop: smallest aspect ratio", range(0.01, 100)),
+      make("augment.crop_ratio_max", &c.augment.crop_ratio_max, "random resized crop: largest aspect ratio", range(0.01, 100)),
+      make("augment.flip_p", &c.augment.flip_p, "horizontal flip probability", range(0, 1)),
+      make("augment.color_strength", &c.augment.color_strength, "colour jitter strength s (auto = preset)", range(0, 10)),
+      make("augment.color_p", &c.augment.color_p, "colour jitter probability", range(0, 1)),
+      make("augment.grayscale_p", &c.augment.grayscale_p, "random greyscale probability", range(0, 1)),
+      make("augment.blur_p", &c.augment.blur_p, "Gaussian blur probability (auto = preset)", range(0, 1)),
+      make("augment.blur_kernel_fraction", &c.augment.blur_kernel_fraction, "blur kernel side as a fraction of the image side",
+           range(0.0, 1.0)),
+      make("augment.blur_sigma_min", &c.augment.blur_sigma_min, "blur sigma lower bound", range(1e-3, 100)),
+      make("augment.blur_sigma_max", &c.augment.blur_sigma_max, "blur sigma upper bound", range(1e-3, 100)),
+
+      make("model.arch", &c.model.arch, "encoder", one_of({"resnet18", "resnet34", "resnet50"})),
+      make("model.width", &c.model.width, "channels of the first stage (64 = standard ResNet, 128 = 2x)", range(1, 1024)),
+      make("model.stem", &c.model.stem, "cifar = 3x3 conv, no max-pool; auto = cifar for <=64 px",
+           one_of({"auto", "cifar", "imagenet"})),
+      make("model.head_layers", &c.model.head_layers, "projection head layers (2 = Linear-BN-ReLU-Linear)", range(1, 8)),
+      make("model.head_hidden", &c.model.head_hidden, "head hidden width (0 = encoder output dimension)", range(0, 65536)),
+      make("model.head_dim", &c.model.head_dim, "projection dimension of z", range(1, 65536)),
+
+      make("loss.temperature", &c.loss.temperature, "NT-Xent temperature tau", range(1e-4, 100)),
+
+      make("optim.optimizer", &c.optim.optimizer, "optimizer", one_of({"lars", "sgd"})),
+      make("optim.lr_scaling", &c.optim.lr_scaling, "lr from batch: linear = base*B/256, sqrt = base*sqrt(B)",
+           one_of({"linear", "sqrt"})),
+      make("optim.lr_base", &c.optim.lr_base, "base learning rate (auto = 0.3 linear, 0.075 sqrt)", range(1e-8, 100)),
+      make("optim.lr_warmup_fraction", &c.optim.lr_warmup_fraction, "linear warm-up share of the budget, then cosine",
+           range(0, 1)),
+      make("optim.momentum", &c.optim.momentum, "momentum", range(0, 0.9999)),
+      make("optim.weight_decay", &c.optim.weight_decay, "weight decay (not on BN and bias)", range(0, 1)),
+      make("optim.lars_trust", &c.optim.lars_trust, "LARS trust coefficient eta", range(1e-8, 1)),
+
+      make("train.batch_size", &c.train.batch_size, "images per step (2x views)", range(2, 1 << 20)),
+      make("train.epochs", &c.train.epochs, "budget in epochs", range(0, none)),
+      make("train.steps", &c.train.steps, "budget in optimizer steps", range(0, none)),
+      make("train.minutes", &c.train.minutes, "budget in wall-clock minutes", range(0, none)),
+      make("train.threads", &c.train.threads, "LibTorch threads (0 = all cores)", range(0, 1024)),
+      make("train.seed", &c.train.seed, "seed of weights, shuffling and augmentation", range(0, none)),
+      make("train.checkpoint_every", &c.train.checkpoint_every, "steps between checkpoints (0 = only at the end)",
+           range(0, none)),
+      make("train.log_every_seconds", &c.train.log_every_seconds, "seconds between terminal progress lines", range(0, none)),
+      make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it)",
+           one_of({"auto", "fp32", "bf16"})),
+      make("train.channels_last", &c.train.channels_last, "channels-last memory format for convolutions"),
+
+      make("eval.batch_size", &c.eval.batch_size, "images per feature-extraction batch", range(1, 1 << 20)),
+      make("eval.weight_decays", &c.eval.weight_decays, "linear probe L2 grid, chosen on a held-out 10% of train"),
+      make("eval.max_iter", &c.eval.max_iter, "linear probe L-BFGS iterations", range(1, 100000)),
+  };
+}
+
+std::string to_string(const Field& field) {
+  return std::visit(
+      [](auto* p) -> std::string {
+        using T = std::decay_t<decltype(*p)>;
+        if constexpr (std::is_same_v<T, std::string>) return *p;
+        else if constexpr (std::is_same_v<T, bool>) return *p ? "true" : "false";
+        else if constexpr (std::is_same_v<T, int64_t>) return std::to_string(*p);
+        else if constexpr (std::is_same_v<T, double>) return format_double(*p);
+        else return p->has_value() ? format_double(**p) : "auto";
+      },
+      field.ref);
+}
+
+void set(Config& config, const std::string& key, const std::string& value) {
+  auto all = fields(config);
+  for (auto& f : all) {
+    if (f.key != key) continue;
+    std::visit(
+        [&](auto* p) {
+          using T = std::decay_t<decltype(*p)>;
+          if constexpr (std::is_same_v<T, std::string>) *p = value;
+          else if constexpr (std::is_same_v<T, bool>) *p = parse_bool(key, value);
+          else if constexpr (std::is_same_v<T, int64_t>) *p = parse_int(key, value);
+          else if constexpr (std::is_same_v<T, double>) *p = parse_double(key, value);
+          else {
+            if (value == "auto" || value == "null" || value == "~" || value.empty()) p->reset();
+            else *p = parse_double(key, value);
+          }
+        },
+        f.ref);
+    // The three budgets are alternatives: setting one clears the others, so
+    // `--minutes 10` overrides a default or a config file's epochs.
+    const std::vector<std::string> budgets = {"train.epochs", "train.steps", "train.minutes"};
+    if (std::find(budgets.begin(), budgets.end(), key) != budgets.end() && parse_double(key, value) > 0) {
+      if (key != "train.epochs") config.train.epochs = 0;
+      if (key != "train.steps") config.train.steps = 0;
+      if (key != "train.minutes") config.train.minutes = 0;
+    }
+    return;
+  }
+  std::vector<std::string> keys;
+  for (auto& f : all) keys.push_back(f.key);
+  throw Error(fmt::format("unknown config key '{}'; known keys: {}", key, join(keys)));
+}
+
+void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt::format("cannot parse config '{}': {}", origin, e.what()));
+  }
+  if (root.IsNull()) return;
+  SIMCLR_CHECK(root.IsMap(), "config '{}': the top level must be a map of sections (data, augment, model, ...)", origin);
+  std::set<std::string> sections;
+  for (auto& f : fields(config)) sections.insert(f.key.substr(0, f.key.find('.')));
+  for (const auto& section : root) {
+    const auto name = section.first.as<std::string>();
+    SIMCLR_CHECK(sections.count(name), "config '{}': unknown section '{}'; known sections: {}", origin, name,
+                 join({sections.begin(), sections.end()}));
+    SIMCLR_CHECK(section.second.IsMap(), "config '{}': section '{}' must be a map of keys", origin, name);
+    for (const auto& entry : section.second) {
+      const auto key = name + "." + entry.first.as<std::string>();
+      SIMCLR_CHECK(entry.second.IsScalar() || entry.second.IsNull(), "config '{}': key '{}' must be a single value",
+                   origin, key);
+      set(config, key, entry.second.IsNull() ? "auto" : entry.second.as<std::string>());
+    }
+  }
+}
+
+void load_yaml_file(Config& config, const std::string& path) {
+  std::ifstream in(path);
+  SIMCLR_CHECK(in.good(), "cannot open config file '{}': check the path", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  apply_yaml(config, text.str(), path);
+}
+
+std::string to_yaml(const Config& config) {
+  auto copy = config;
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string section;
+  for (auto& f : fields(copy)) {
+    const auto dot = f.key.find('.');
+    const auto s = f.key.substr(0, dot);
+    if (s != section) {
+      if (!section.empty()) out << YAML::EndMap;
+      out << YAML::Key << s << YAML::Value << YAML::BeginMap;
+      section = s;
+    }
+    out << YAML::Key << f.key.substr(dot + 1) << YAML::Value << to_string(f);
+  }
+  if (!section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+void validate(const Config& config) {
+  auto copy = config;
+  for (auto& f : fields(copy)) {
+    std::visit(
+        [&](auto* p) {
+          using T = std::decay_t<decltype(*p)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            if (!f.choices.empty()) {
+              bool ok = false;
+              for (auto& c : f.choices) ok |= (c == *p);
+              SIMCLR_CHECK(ok, "config key '{}': '{}' is not allowed; choose one of: {}", f.key, *p, join(f.choices));
+            }
+          } else if constexpr (!std::is_same_v<T, bool>) {
+            std::optional<double> v;
+            if constexpr (std::is_same_v<T, std::optional<double>>) v = *p;
+            else v = static_cast<double>(*p);
+            if (!v) return;
+            SIMCLR_CHECK(std::isfinite(*v), "config key '{}': the value must be finite", f.key);
+            SIMCLR_CHECK(!f.min || *v >= *f.min, "config key '{}': {} is below the minimum {} ({})", f.key,
+                         to_string(f), format_double(*f.min), f.help);
+            SIMCLR_CHECK(!f.max || *v <= *f.max, "config key '{}': {} is above the maximum {} ({})", f.key,
+                         to_string(f), format_double(*f.max), f.help);
+          }
+        },
+        f.ref);
+  }
+  const auto& a = config.augment;
+  SIMCLR_CHECK(a.crop_scale_min <= a.crop_scale_max, "augment.crop_scale_min ({}) must not exceed augment.crop_scale_max ({})",
+               a.crop_scale_min, a.crop_scale_max);
+  SIMCLR_CHECK(a.crop_ratio_min <= a.crop_ratio_max, "augment.crop_ratio_min ({}) must not exceed augment.crop_ratio_max ({})",
+               a.crop_ratio_min, a.crop_ratio_max);
+  SIMCLR_CHECK(a.blur_sigma_min <= a.blur_sigma_max, "augment.blur_sigma_min ({}) must not exceed augment.blur_sigma_max ({})",
+               a.blur_sigma_min, a.blur_sigma_max);
+  const auto& t = config.train;
+  const int budgets = (t.epochs > 0) + (t.steps > 0) + (t.minutes > 0);
+  SIMCLR_CHECK(budgets == 1,
+               "set exactly one training budget: train.epochs, train.steps or train.minutes (--epochs, --steps or "
+               "--minutes); {} are set",
+               budgets);
+  for (const auto& item : parse_list(config.eval.weight_decays, "eval.weight_decays")) (void)item;
+}
+
+std::vector<double> parse_list(const std::string& text, const std::string& key) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    SIMCLR_CHECK(b != std::string::npos, "config key '{}': empty item in '{}'", key, text);
+    const double v = parse_double(key, item.substr(b, e - b + 1));
+    SIMCLR_CHECK(v >= 0, "config key '{}': {} must not be negative", key, v);
+    out.push_back(v);
+  }
+  SIMCLR_CHECK(!out.empty(), "config key '{}': give at least one value, e.g. 0,1e-4", key);
+  return out;
+}
+
+}  // namespace simclr::config

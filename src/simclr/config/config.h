@@ -1,0 +1,128 @@
+// The one configuration object of simclr. Defaults live here; a YAML file and
+// then command-line overrides change them; validate() runs once at start and
+// names the key and the allowed values in every message. The resolved config
+// is printed, saved in the run directory and stored in every checkpoint.
+//
+// Every key is reachable the same three ways: YAML `section: {key: value}`,
+// the command line `--section.key value`, and `set("section.key", "value")`.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace simclr::config {
+
+struct DataConfig {
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | imagefolder
+  int64_t workers = 0;                    // loader threads; 0 = auto
+  int64_t prefetch = 4;                   // batches decoded ahead
+};
+
+// SimCLR augmentations (paper appendix A). Unset optional values come from the
+// preset: "cifar" (s=0.5, no blur) for images of 64 px or less, else
+// "imagenet" (s=1, blur p=0.5).
+struct AugmentConfig {
+  std::string preset = "auto";  // auto | cifar | imagenet
+  int64_t image_size = 0;       // output side; 0 = the dataset's side
+  double crop_scale_min = 0.08;
+  double crop_scale_max = 1.0;
+  double crop_ratio_min = 3.0 / 4.0;
+  double crop_ratio_max = 4.0 / 3.0;
+  double flip_p = 0.5;
+  std::optional<double> color_strength;  // s: brightness/contrast/saturation 0.8s, hue 0.2s
+  double color_p = 0.8;
+  double grayscale_p = 0.2;
+  std::optional<double> blur_p;
+  double blur_kernel_fraction = 0.1;
+  double blur_sigma_min = 0.1;
+  double blur_sigma_max = 2.0;
+};
+
+struct ModelConfig {
+  std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50
+  int64_t width = 64;             // channels of the first stage (64 = standard)
+  std::string stem = "auto";      // auto | cifar | imagenet
+  int64_t head_layers = 2;        // Linear-BN-ReLU repeated, then Linear
+  int64_t head_hidden = 0;        // 0 = the encoder's output dimension
+  int64_t head_dim = 128;         // z dimension
+};
+
+struct LossConfig {
+  double temperature = 0.5;
+};
+
+struct OptimConfig {
+  std::string optimizer = "lars";  // lars | sgd
+  std::string lr_scaling = "sqrt";  // linear: lr_base*B/256 | sqrt: lr_base*sqrt(B)
+  std::optional<double> lr_base;    // unset: 0.3 (linear) or 0.075 (sqrt)
+  double lr_warmup_fraction = 0.1;  // 10 of the paper's 100 epochs
+  double momentum = 0.9;
+  double weight_decay = 1e-6;
+  double lars_trust = 0.001;
+};
+
+struct TrainConfig {
+  int64_t batch_size = 256;
+  int64_t epochs = 100;  // exactly one of epochs, steps, minutes is > 0;
+                         // setting one clears the others
+  int64_t steps = 0;
+  double minutes = 0;
+  int64_t threads = 0;  // LibTorch intra-op threads; 0 = all cores
+  int64_t seed = 0;
+  int64_t checkpoint_every = 100;  // steps; a checkpoint is also written at the end
+  double log_every_seconds = 1.0;  // terminal progress line
+  std::string precision = "auto";  // auto | fp32 | bf16
+  bool channels_last = true;
+};
+
+struct EvalConfig {
+  int64_t batch_size = 512;
+  std::string weight_decays = "0,1e-6,1e-5,1e-4,1e-3";  // L2 grid, chosen on a held-out 10%
+  int64_t max_iter = 500;                              // L-BFGS iterations
+};
+
+struct Config {
+  DataConfig data;
+  AugmentConfig augment;
+  ModelConfig model;
+  LossConfig loss;
+  OptimConfig optim;
+  TrainConfig train;
+  EvalConfig eval;
+};
+
+// One entry of the key table: where the value lives, what it means, what is allowed.
+struct Field {
+  using Ref = std::variant<int64_t*, double*, bool*, std::string*, std::optional<double>*>;
+  std::string key;   // "section.name"
+  Ref ref;
+  std::string help;
+  std::vector<std::string> choices;  // strings: the allowed values
+  std::optional<double> min, max;    // numbers: the allowed closed range
+};
+
+std::vector<Field> fields(Config& config);
+
+// Value of a field as text ("auto" for an unset optional).
+std::string to_string(const Field& field);
+
+// Sets one key from text; throws simclr::Error naming the key on a bad key or value.
+void set(Config& config, const std::string& key, const std::string& value);
+
+// Applies a YAML document (file contents); unknown sections or keys are errors.
+void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin);
+void load_yaml_file(Config& config, const std::string& path);
+
+std::string to_yaml(const Config& config);
+
+// Checks every range and choice and the cross-key rules; throws simclr::Error.
+void validate(const Config& config);
+
+// Parses a comma-separated list of non-negative numbers (e.g. eval.weight_decays).
+std::vector<double> parse_list(const std::string& text, const std::string& key);
+
+}  // namespace simclr::config

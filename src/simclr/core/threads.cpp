@@ -1,0 +1,39 @@
+#include "simclr/core/threads.h"
+
+#include <sched.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+namespace simclr {
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int configure_torch_threads(int threads) {
+  const int n = threads > 0 ? threads : available_cores();
+  torch::set_num_threads(n);
+  // Inter-op parallelism is unused by a single training loop; it may only be
+  // set once per process, so tolerate a second call (tests call this often).
+  try {
+    torch::set_num_interop_threads(1);
+  } catch (const std::exception&) {
+  }
+  return n;
+}
+
+std::string describe_compute() {
+  return fmt::format("torch {} | intra-op threads {} | cores {} | mkldnn {}", TORCH_VERSION,
+                     torch::get_num_threads(), available_cores(),
+                     at::hasMKLDNN() ? "yes" : "no");
+}
+
+}  // namespace simclr

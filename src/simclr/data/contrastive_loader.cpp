@@ -1,0 +1,96 @@
+#include "simclr/data/contrastive_loader.h"
+
+#include <numeric>
+
+#include "simclr/core/error.h"
+#include "simclr/core/rng.h"
+
+namespace simclr::data {
+namespace {
+// Distinct stream tags so the shuffle and the augmentations never share draws.
+constexpr uint64_t kShuffleStream = 0x5348554646ull;
+constexpr uint64_t kAugmentStream = 0x4155474dull;
+}  // namespace
+
+ContrastiveLoader::ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment,
+                                     LoaderOptions options)
+    : dataset_(std::move(dataset)), augment_(std::move(augment)), options_(options) {
+  SIMCLR_CHECK(options_.batch_size >= 2, "batch size {} is too small: a contrastive batch needs at least 2 images",
+               options_.batch_size);
+  SIMCLR_CHECK(batches_per_epoch() > 0,
+               "the dataset has {} images, fewer than one batch of {}; lower --batch-size or add images",
+               dataset_->size(), options_.batch_size);
+}
+
+int64_t ContrastiveLoader::batches_per_epoch() const {
+  const int64_t n = static_cast<int64_t>(dataset_->size());
+  return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+}
+
+std::vector<int64_t> ContrastiveLoader::epoch_order(int64_t epoch) const {
+  std::vector<int64_t> order(dataset_->size());
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(derive_seed(options_.seed, kShuffleStream, static_cast<uint64_t>(epoch)));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+void ContrastiveLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  batches_.reset();  // joins the previous epoch's workers first
+  auto order = std::make_shared<std::vector<int64_t>>(epoch_order(epoch));
+  const int64_t count = batches_per_epoch() - first_batch;
+  SIMCLR_CHECK(count >= 0, "cannot start epoch {} at batch {}: it has only {} batches", epoch, first_batch,
+               batches_per_epoch());
+  batches_ = std::make_unique<ParallelBatches<ViewBatch>>(
+      count, options_.workers, options_.prefetch,
+      [this, epoch, order, first_batch](int64_t b) { return make_batch(epoch, *order, first_batch + b); });
+}
+
+std::optional<ViewBatch> ContrastiveLoader::next() {
+  TORCH_INTERNAL_ASSERT(batches_, "start_epoch() must be called before next()");
+  return batches_->next();
+}
+
+ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch) const {
+  const int64_t begin = batch * options_.batch_size;
+  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const int64_t n = end - begin;
+  const int c = dataset_->channels(), s = augment_.options().size;
+  ViewBatch out;
+  out.view1 = torch::empty({n, c, s, s});
+  out.view2 = torch::empty({n, c, s, s});
+  out.labels = torch::empty({n}, torch::kLong);
+  out.indices = torch::empty({n}, torch::kLong);
+  out.epoch = epoch;
+  out.batch = batch;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t index = order[begin + i];
+    const Sample sample = dataset_->get(static_cast<size_t>(index));
+    Rng rng(derive_seed(options_.seed, kAugmentStream, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+    augment::copy_to_tensor(augment_(sample.image, rng), out.view1[i]);
+    augment::copy_to_tensor(augment_(sample.image, rng), out.view2[i]);
+    out.labels.data_ptr<int64_t>()[i] = sample.label;
+    out.indices.data_ptr<int64_t>()[i] = index;
+  }
+  return out;
+}
+
+std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
+                                                             int64_t batch_size, int workers, int prefetch) {
+  const int64_t n = static_cast<int64_t>(dataset->size());
+  const int64_t count = (n + batch_size - 1) / batch_size;
+  return std::make_unique<ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
+    const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
+    EvalBatch out;
+    out.images = torch::empty({end - begin, dataset->channels(), size, size});
+    out.labels = torch::empty({end - begin}, torch::kLong);
+    for (int64_t i = begin; i < end; ++i) {
+      const Sample sample = dataset->get(static_cast<size_t>(i));
+      augment::copy_to_tensor(augment::eval_transform(sample.image, size), out.images[i - begin]);
+      out.labels.data_ptr<int64_t>()[i - begin] = sample.label;
+    }
+    return out;
+  });
+}
+
+}  // namespace simclr::data

@@ -1,0 +1,65 @@
+// Batches of two augmented views per image for SimCLR pretraining.
+//
+// Epoch e visits a permutation of the dataset drawn from (seed, e); sample i
+// of that epoch is augmented with an Rng seeded from (seed, e, i), so the
+// batches are bit-identical for any number of loader threads, and a resumed
+// run sees exactly the batches it would have seen.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+
+#include "simclr/augment/simclr_augment.h"
+#include "simclr/data/dataset.h"
+#include "simclr/data/parallel_batches.h"
+
+namespace simclr::data {
+
+struct ViewBatch {
+  torch::Tensor view1, view2;  // [B, C, S, S] float32 in [0, 1]
+  torch::Tensor labels;        // [B] int64 (unused by pretraining; for monitors)
+  torch::Tensor indices;       // [B] int64 dataset indices
+  int64_t epoch = 0, batch = 0;
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 256;
+  int workers = 1;
+  int prefetch = 4;
+  uint64_t seed = 0;
+  bool drop_last = true;  // a contrastive batch needs negatives: drop the short tail
+};
+
+class ContrastiveLoader {
+ public:
+  ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment, LoaderOptions options);
+
+  int64_t batches_per_epoch() const;
+  // Starts epoch `epoch` at batch `first_batch` (to resume mid-epoch).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
+  // The next batch of the current epoch, or nullopt at its end.
+  std::optional<ViewBatch> next();
+
+  // The order in which epoch `epoch` visits the dataset.
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  ViewBatch make_batch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch) const;
+
+  std::shared_ptr<const Dataset> dataset_;
+  augment::SimclrAugment augment_;
+  LoaderOptions options_;
+  std::unique_ptr<ParallelBatches<ViewBatch>> batches_;
+};
+
+// Fixed, unaugmented batches in dataset order for feature extraction.
+struct EvalBatch {
+  torch::Tensor images;  // [B, C, S, S] float32 in [0, 1]
+  torch::Tensor labels;  // [B] int64
+};
+
+std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
+                                                             int64_t batch_size, int workers, int prefetch);
+
+}  // namespace simclr::data

@@ -1,0 +1,41 @@
+// Labeled image datasets. A Dataset indexes its samples cheaply at
+// construction and decodes one sample per get() call, so loader threads do
+// the decoding in parallel. get() must be safe to call from many threads.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace simclr::data {
+
+enum class Split { kTrain, kTest };
+std::string to_string(Split split);
+
+struct Sample {
+  cv::Mat image;  // CV_8UC1 (grey) or CV_8UC3 in RGB order
+  int64_t label = -1;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual size_t size() const = 0;
+  virtual Sample get(size_t index) const = 0;
+  virtual int64_t num_classes() const = 0;
+  virtual int channels() const = 0;         // 1 or 3
+  virtual int image_side() const = 0;       // nominal side of the images (e.g. 28)
+  virtual std::string describe() const = 0;  // one line for logs
+  // Label of a sample without decoding its image.
+  virtual int64_t label(size_t index) const = 0;
+};
+
+// Opens a dataset by format name (fashion-mnist | mnist | imagefolder).
+// Throws simclr::Error naming the path and the fix when it cannot.
+std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split);
+
+const std::vector<std::string>& dataset_names();
+
+}  // namespace simclr::data

@@ -1,0 +1,24 @@
+// `simclr linear-eval`: loads the encoder of a pretraining checkpoint (or a
+// randomly initialised one, the baseline), extracts frozen features of the
+// train and test splits, and runs the linear probe (eval/linear_probe.h).
+#pragma once
+#include <string>
+
+#include "simclr/config/config.h"
+#include "simclr/eval/linear_probe.h"
+#include "simclr/io/checkpoint.h"
+
+namespace simclr::eval {
+
+struct LinearEvalResult {
+  LinearProbeResult probe;
+  int64_t train_size = 0, test_size = 0, feature_dim = 0;
+  double feature_seconds = 0, probe_seconds = 0;
+};
+
+// `config` gives the model (normally the checkpoint's config), the data and
+// the eval.* options. Without a checkpoint the encoder is the random one
+// that pretraining starts from (initialised from train.seed): the baseline.
+LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint);
+
+}  // namespace simclr::eval

@@ -1,0 +1,75 @@
+#include "simclr/io/checkpoint.h"
+
+#include <filesystem>
+
+#include "simclr/core/error.h"
+#include "simclr/io/atomic_file.h"
+
+namespace simclr::io {
+namespace {
+constexpr int64_t kFormatVersion = 1;
+}
+
+void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
+                     const optim::Lars& optimizer, const TrainState& state) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format_version", c10::IValue(kFormatVersion));
+  archive.write("config", c10::IValue(config::to_yaml(config)));
+  archive.write("step", c10::IValue(state.step));
+  archive.write("epoch", c10::IValue(state.epoch));
+  archive.write("batch_in_epoch", c10::IValue(state.batch_in_epoch));
+  archive.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
+  torch::serialize::OutputArchive model_archive, optimizer_archive;
+  model->save(model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(path_or_run_dir) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path_)) path_ = (fs::path(path_) / kCheckpointFile).string();
+  SIMCLR_CHECK(fs::is_regular_file(path_),
+               "no checkpoint at '{}'; pass a run directory written by 'simclr pretrain' or its checkpoint.pt", path_);
+  try {
+    archive_.load_from(path_);
+    c10::IValue version, yaml, step, epoch, batch, elapsed;
+    archive_.read("format_version", version);
+    SIMCLR_CHECK(version.toInt() == kFormatVersion, "checkpoint '{}' has format version {}, this simclr reads {}", path_,
+                 version.toInt(), kFormatVersion);
+    archive_.read("config", yaml);
+    archive_.read("step", step);
+    archive_.read("epoch", epoch);
+    archive_.read("batch_in_epoch", batch);
+    archive_.read("elapsed_seconds", elapsed);
+    config::apply_yaml(config_, yaml.toStringRef(), path_);
+    state_ = {step.toInt(), epoch.toInt(), batch.toInt(), elapsed.toDouble()};
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot read checkpoint '{}': not a simclr checkpoint, or corrupt ({})", path_,
+                            e.what_without_backtrace()));
+  }
+}
+
+void CheckpointReader::load_model(models::SimclrModel& model) {
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive_.read("model", model_archive);
+    model->load(model_archive);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("checkpoint '{}' does not match the model built from its config: {}", path_,
+                            e.what_without_backtrace()));
+  }
+}
+
+void CheckpointReader::load_optimizer(optim::Lars& optimizer) {
+  try {
+    torch::serialize::InputArchive optimizer_archive;
+    archive_.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot read the optimizer state of checkpoint '{}': {}", path_, e.what_without_backtrace()));
+  }
+}
+
+}  // namespace simclr::io

@@ -1,0 +1,49 @@
+// Pretraining checkpoints: one file holding the resolved config, the model
+// (encoder + head), the optimizer state and the position in the run. Written
+// atomically (io/atomic_file.h): an interrupted write leaves the previous
+// checkpoint intact.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "simclr/config/config.h"
+#include "simclr/models/simclr_model.h"
+#include "simclr/optim/lars.h"
+
+namespace simclr::io {
+
+// Where a run is: the next step to run and the next batch of the current
+// epoch. The data order and augmentations derive from (seed, epoch, index),
+// so this position is all the random state a run needs to resume exactly.
+struct TrainState {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t batch_in_epoch = 0;
+  double elapsed_seconds = 0;  // training time so far, for wall-clock budgets
+};
+
+constexpr const char* kCheckpointFile = "checkpoint.pt";
+
+void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
+                     const optim::Lars& optimizer, const TrainState& state);
+
+class CheckpointReader {
+ public:
+  // Accepts a checkpoint file or a run directory holding checkpoint.pt.
+  explicit CheckpointReader(const std::string& path_or_run_dir);
+  const std::string& path() const { return path_; }
+  const config::Config& config() const { return config_; }
+  const TrainState& state() const { return state_; }
+  void load_model(models::SimclrModel& model);
+  void load_optimizer(optim::Lars& optimizer);
+
+ private:
+  std::string path_;
+  torch::serialize::InputArchive archive_;
+  config::Config config_;
+  TrainState state_;
+};
+
+}  // namespace simclr::io

@@ -1,0 +1,29 @@
+// The projection head g: h -> z (paper section 2.1). With `layers` = L:
+// (L-1) x [Linear(no bias) - BatchNorm1d - ReLU] then Linear(hidden, out).
+// L = 2 is SimCLR v1 (Linear-BN-ReLU-Linear), L = 3 is v2, L = 1 is the
+// paper's "linear projection" ablation.
+#pragma once
+#include <torch/torch.h>
+
+namespace simclr::models {
+
+struct ProjectionHeadOptions {
+  ProjectionHeadOptions(int64_t in_dim) : in_dim_(in_dim) {}
+  TORCH_ARG(int64_t, in_dim);
+  TORCH_ARG(int64_t, hidden_dim) = 0;  // 0 = in_dim
+  TORCH_ARG(int64_t, out_dim) = 128;
+  TORCH_ARG(int64_t, layers) = 2;
+};
+
+class ProjectionHeadImpl : public torch::nn::Module {
+ public:
+  explicit ProjectionHeadImpl(const ProjectionHeadOptions& options);
+  torch::Tensor forward(const torch::Tensor& h) { return mlp->forward(h); }
+
+ private:
+  // Registered as "mlp": names are mlp.0 (Linear), mlp.1 (BN), mlp.2 (ReLU), ...
+  torch::nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(ProjectionHead);
+
+}  // namespace simclr::models

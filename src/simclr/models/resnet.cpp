@@ -1,0 +1,112 @@
+#include "simclr/models/resnet.h"
+
+#include <array>
+
+#include "simclr/core/error.h"
+
+namespace simclr::models {
+namespace nn = torch::nn;
+namespace {
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+
+nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
+  if (stride == 1 && in == out) return nullptr;
+  return nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
+}
+
+std::array<int64_t, 4> blocks_of(const std::string& arch) {
+  if (arch == "resnet18") return {2, 2, 2, 2};
+  if (arch == "resnet34" || arch == "resnet50") return {3, 4, 6, 3};
+  throw Error(fmt::format("unknown architecture '{}'; choose one of: resnet18, resnet34, resnet50", arch));
+}
+
+template <class Block>
+nn::Sequential make_stage(int64_t& in_planes, int64_t planes, int64_t blocks, int64_t stride) {
+  nn::Sequential stage;
+  for (int64_t i = 0; i < blocks; ++i) {
+    stage->push_back(Block(in_planes, planes, i == 0 ? stride : 1));
+    in_planes = planes * Block::Impl::kExpansion;
+  }
+  return stage;
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
+  conv1 = register_module("conv1", conv(in_planes, planes, 3, stride, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  downsample = make_downsample(in_planes, planes * kExpansion, stride);
+  if (downsample) register_module("downsample", downsample);
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = bn2(conv2(out));
+  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+}
+
+BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride) {
+  // torchvision's v1.5 bottleneck: the stride sits on the 3x3 convolution.
+  conv1 = register_module("conv1", conv(in_planes, planes, 1, 1, 0));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1, 1, 0));
+  bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  downsample = make_downsample(in_planes, planes * kExpansion, stride);
+  if (downsample) register_module("downsample", downsample);
+}
+
+torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = torch::relu(bn2(conv2(out)));
+  out = bn3(conv3(out));
+  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
+  const auto blocks = blocks_of(options.arch());
+  const int64_t w = options.width();
+  SIMCLR_CHECK(w >= 1, "model width must be at least 1, got {}", w);
+  SIMCLR_CHECK(options.in_channels() >= 1, "input channels must be at least 1, got {}", options.in_channels());
+  conv1 = register_module("conv1", options.cifar_stem() ? conv(options.in_channels(), w, 3, 1, 1)
+                                                        : conv(options.in_channels(), w, 7, 2, 3));
+  bn1 = register_module("bn1", nn::BatchNorm2d(w));
+  int64_t in_planes = w;
+  const bool bottleneck = options.arch() == "resnet50";
+  const std::array<int64_t, 4> planes = {w, 2 * w, 4 * w, 8 * w};
+  std::array<nn::Sequential*, 4> layers = {&layer1, &layer2, &layer3, &layer4};
+  for (int i = 0; i < 4; ++i) {
+    const int64_t stride = i == 0 ? 1 : 2;
+    *layers[i] = bottleneck ? make_stage<Bottleneck>(in_planes, planes[i], blocks[i], stride)
+                            : make_stage<BasicBlock>(in_planes, planes[i], blocks[i], stride);
+    register_module("layer" + std::to_string(i + 1), *layers[i]);
+  }
+  feature_dim_ = in_planes;
+
+  // torchvision's initialisation: Kaiming normal (fan_out, ReLU) for convs,
+  // BN weight 1 and bias 0.
+  torch::NoGradGuard no_grad;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* c = module->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+      nn::init::ones_(bn->weight);
+      nn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));
+  if (!options_.cifar_stem()) x = torch::max_pool2d(x, 3, 2, 1);
+  x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+}  // namespace simclr::models

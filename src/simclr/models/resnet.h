@@ -1,0 +1,66 @@
+// ResNet-18/34/50 (He et al. 2016) as the SimCLR encoder f: image -> h, the
+// global-average-pooled output of the last stage (the classifier is absent).
+// Parameter names match torchvision.models.resnet (conv1, bn1,
+// layer1.0.conv1, layer2.0.downsample.0, ...) so weights move between the two.
+// `width` is the channel count of the first stage (64 = standard ResNet);
+// the CIFAR stem (3x3 stride-1 conv, no max-pool) is SimCLR's choice for small
+// images (paper appendix B.9).
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+namespace simclr::models {
+
+struct ResNetOptions {
+  ResNetOptions(std::string arch) : arch_(std::move(arch)) {}
+  TORCH_ARG(std::string, arch);       // resnet18 | resnet34 | resnet50
+  TORCH_ARG(int64_t, width) = 64;     // first-stage channels
+  TORCH_ARG(int64_t, in_channels) = 3;
+  TORCH_ARG(bool, cifar_stem) = false;
+};
+
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  static constexpr int64_t kExpansion = 1;
+  BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+class BottleneckImpl : public torch::nn::Module {
+ public:
+  static constexpr int64_t kExpansion = 4;
+  BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+class ResNetImpl : public torch::nn::Module {
+ public:
+  explicit ResNetImpl(const ResNetOptions& options);
+  // x: [N, in_channels, H, W] -> h: [N, feature_dim()]
+  torch::Tensor forward(torch::Tensor x);
+  int64_t feature_dim() const { return feature_dim_; }
+  const ResNetOptions& options() const { return options_; }
+
+ private:
+  ResNetOptions options_;
+  int64_t feature_dim_ = 0;
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+}  // namespace simclr::models

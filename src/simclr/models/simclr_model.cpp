@@ -1,0 +1,32 @@
+#include "simclr/models/simclr_model.h"
+
+namespace simclr::models {
+
+SimclrModelImpl::SimclrModelImpl(const ResNetOptions& encoder_options, const ProjectionHeadOptions& head_options) {
+  encoder = register_module("encoder", ResNet(encoder_options));
+  auto head_opts = head_options;
+  head_opts.in_dim(encoder->feature_dim());
+  head = register_module("head", ProjectionHead(head_opts));
+}
+
+Views SimclrModelImpl::forward(const torch::Tensor& x) {
+  auto h = encoder(x);
+  auto z = head(h);
+  return {h, z};
+}
+
+SimclrModel build_model(const config::ModelConfig& c, int64_t channels, int64_t image_side) {
+  const bool cifar_stem = c.stem == "cifar" || (c.stem == "auto" && image_side <= 64);
+  auto encoder = ResNetOptions(c.arch).width(c.width).in_channels(channels).cifar_stem(cifar_stem);
+  auto head = ProjectionHeadOptions(0).hidden_dim(c.head_hidden).out_dim(c.head_dim).layers(c.head_layers);
+  return SimclrModel(encoder, head);
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+}  // namespace simclr::models

@@ -1,0 +1,211 @@
+#include "simclr/train/pretrain.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "simclr/augment/simclr_augment.h"
+#include "simclr/core/error.h"
+#include "simclr/core/threads.h"
+#include "simclr/data/contrastive_loader.h"
+#include "simclr/io/atomic_file.h"
+#include "simclr/loss/nt_xent.h"
+#include "simclr/optim/schedule.h"
+#include "simclr/train/precision.h"
+
+namespace simclr::train {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s / 60) % 60);
+  return fmt::format("{}m{:02d}s", s / 60, s % 60);
+}
+
+// On resume, drops metric lines past the checkpoint so the file has each step once.
+void truncate_metrics(const std::string& path, int64_t last_step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() <= last_step) kept += line + "\n";
+    } catch (const std::exception&) {
+      // A torn last line from a killed process: drop it.
+    }
+  }
+  write_text_atomically(path, kept);
+}
+
+int default_loader_workers(int torch_threads) {
+  // Decoding and augmenting small images costs far less than a training
+  // step; one worker overlaps it with compute without taking a core away.
+  return std::max(1, std::min(4, available_cores() - torch_threads + 1));
+}
+
+}  // namespace
+
+PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
+                        const StopRequest& stop) {
+  const std::string checkpoint_path = (fs::path(run_dir) / io::kCheckpointFile).string();
+  std::unique_ptr<io::CheckpointReader> reader;
+  if (resume) {
+    SIMCLR_CHECK(fs::exists(checkpoint_path), "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
+                 run_dir);
+    reader = std::make_unique<io::CheckpointReader>(checkpoint_path);
+  } else {
+    SIMCLR_CHECK(!fs::exists(checkpoint_path),
+                 "run directory '{}' already holds a checkpoint; pass --resume to continue it or choose another --out",
+                 run_dir);
+  }
+  config::validate(config);
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
+
+  const auto& tc = config.train;
+  const int threads = configure_torch_threads(static_cast<int>(tc.threads));
+  const int workers = config.data.workers > 0 ? static_cast<int>(config.data.workers) : default_loader_workers(threads);
+  const Precision precision = resolve_precision(tc.precision);
+
+  auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain);
+  const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+  auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
+  if (reader) reader->load_model(model);
+  if (tc.channels_last) models::to_channels_last(*model);
+  model->train();
+
+  const double peak_lr = optim::scaled_lr(
+      config.optim.lr_base.value_or(config.optim.lr_scaling == "linear" ? 0.3 : 0.075), tc.batch_size,
+      config.optim.lr_scaling);
+  optim::Lars optimizer(model->parameters(),
+                        {config.optim.momentum, config.optim.weight_decay, config.optim.lars_trust,
+                         config.optim.optimizer == "lars"});
+  io::TrainState state;
+  if (reader) {
+    reader->load_optimizer(optimizer);
+    state = reader->state();
+  }
+
+  data::ContrastiveLoader loader(
+      dataset, augment::SimclrAugment(augment_options),
+      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true});
+  const int64_t per_epoch = loader.batches_per_epoch();
+  // The schedule runs over steps, or over seconds for a wall-clock budget.
+  const bool by_time = tc.minutes > 0;
+  const double total = by_time ? tc.minutes * 60.0
+                               : static_cast<double>(tc.steps > 0 ? tc.steps : tc.epochs * per_epoch);
+  const double warmup = config.optim.lr_warmup_fraction * total;
+
+  write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config::to_yaml(config));
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (resume) truncate_metrics(metrics_path, state.step);
+  else write_text_atomically(metrics_path, "");
+  std::ofstream metrics(metrics_path, std::ios::app);
+  SIMCLR_CHECK(metrics.good(), "cannot write '{}'", metrics_path);
+
+  spdlog::info("data: {}", dataset->describe());
+  spdlog::info("augment: {}", augment_options.describe());
+  int64_t n_params = 0;
+  for (const auto& p : model->parameters()) n_params += p.numel();
+  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} | loader workers {} | {}",
+               config.model.arch, config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
+               model->encoder->feature_dim(), n_params / 1e6, to_string(precision), workers, describe_compute());
+  spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
+               config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
+               resume ? fmt::format(", resuming at step {}", state.step) : "");
+
+  auto done = [&] {
+    if (by_time) return state.elapsed_seconds >= total;
+    return static_cast<double>(state.step) >= total;
+  };
+  PretrainResult result;
+  result.checkpoint = checkpoint_path;
+  auto save = [&] { io::save_checkpoint(checkpoint_path, config, model, optimizer, state); };
+
+  int64_t steps_here = 0;
+  double seconds_here = 0;
+  auto last_log = Clock::now();
+  bool epoch_open = false;
+  while (!done()) {
+    if (!epoch_open) {
+      loader.start_epoch(state.epoch, state.batch_in_epoch);
+      epoch_open = true;
+    }
+    const auto t0 = Clock::now();
+    auto batch = loader.next();
+    if (!batch) {
+      ++state.epoch;
+      state.batch_in_epoch = 0;
+      epoch_open = false;
+      continue;
+    }
+    const double lr = optim::warmup_cosine(by_time ? state.elapsed_seconds : static_cast<double>(state.step), total,
+                                           warmup, peak_lr);
+    optimizer.set_lr(lr);
+    const int64_t n = batch->view1.size(0);
+    auto x = torch::cat({batch->view1, batch->view2}, 0);
+    if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    loss::NtXentOutput out;
+    {
+      AutocastGuard autocast(precision);
+      const auto z = model->forward(x).z;
+      out = loss::nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), config.loss.temperature);
+    }
+    const double loss_value = out.loss.item<double>();
+    SIMCLR_CHECK(std::isfinite(loss_value),
+                 "the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use --train.precision fp32. The "
+                 "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
+                 loss_value, state.step, lr, run_dir);
+    optimizer.zero_grad();
+    out.loss.backward();
+    optimizer.step();
+
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    ++state.step;
+    ++state.batch_in_epoch;
+    if (state.batch_in_epoch == per_epoch) {  // close the epoch now so checkpoints point at the next one
+      ++state.epoch;
+      state.batch_in_epoch = 0;
+      epoch_open = false;
+    }
+    state.elapsed_seconds += dt;
+    ++steps_here;
+    seconds_here += dt;
+    result.last_loss = loss_value;
+
+    nlohmann::json line = {{"step", state.step},      {"epoch", batch->epoch},
+                           {"loss", loss_value},       {"lr", lr},
+                           {"contrastive_top1", out.top1.item<double>()},
+                           {"pairs_per_s", n / dt},    {"elapsed_s", state.elapsed_seconds}};
+    metrics << line.dump() << "\n";
+    metrics.flush();
+
+    const bool stopping = stop && stop(state);
+    if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
+    if (stopping) {
+      result.interrupted = true;
+      break;
+    }
+    if (std::chrono::duration<double>(Clock::now() - last_log).count() >= tc.log_every_seconds || done()) {
+      last_log = Clock::now();
+      const double rate = steps_here / seconds_here;
+      const double left = by_time ? total - state.elapsed_seconds : (total - state.step) / rate;
+      spdlog::info("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}", state.step,
+                   by_time ? "" : fmt::format("/{:.0f}", total), batch->epoch, loss_value, out.top1.item<double>(), lr,
+                   rate * tc.batch_size, format_duration(left));
+    }
+  }
+  if (!result.interrupted) save();
+  result.state = state;
+  result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
+  return result;
+}
+
+}  // namespace simclr::train

@@ -1,0 +1,34 @@
+// `simclr pretrain`: the SimCLR training loop (paper Algorithm 1).
+//
+// Writes into the run directory: config.yaml (the resolved config),
+// metrics.jsonl (one JSON object per step: step, epoch, loss, lr,
+// contrastive_top1, pairs_per_s, elapsed_s) and checkpoint.pt (every
+// train.checkpoint_every steps and at the end, atomically).
+#pragma once
+#include <functional>
+#include <string>
+
+#include "simclr/config/config.h"
+#include "simclr/io/checkpoint.h"
+
+namespace simclr::train {
+
+struct PretrainResult {
+  io::TrainState state;
+  double last_loss = 0;
+  double mean_pairs_per_s = 0;  // over this invocation's steps
+  bool interrupted = false;     // stopped early by `stop`; resumable
+  std::string checkpoint;
+};
+
+// Asked after every step; returning true saves a checkpoint and stops the
+// run early (the CLI's signal handler, or a test stopping at a given step).
+using StopRequest = std::function<bool(const io::TrainState&)>;
+
+// Runs (or with `resume`, continues) the run in `run_dir`.
+// Throws simclr::Error on bad input or a non-finite loss; the last checkpoint
+// on disk is then left as it was.
+PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
+                        const StopRequest& stop = {});
+
+}  // namespace simclr::train

@@ -1,0 +1,172 @@
+#include "simclr/augment/simclr_augment.h"
+#include "simclr/augment/transforms.h"
+#include "test_util.h"
+
+namespace simclr::augment {
+namespace {
+using testing::golden;
+
+// Golden images are CHW float; OpenCV images are HWC.
+cv::Mat mat_from_chw(const nlohmann::json& values, int c, int h, int w) {
+  const auto v = values.get<std::vector<double>>();
+  cv::Mat m(h, w, CV_32FC(c));
+  for (int k = 0; k < c; ++k)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) m.ptr<float>(y)[x * c + k] = static_cast<float>(v[(k * h + y) * w + x]);
+  return m;
+}
+
+double max_abs_diff(const cv::Mat& a, const cv::Mat& b) {
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.channels(), b.channels());
+  return cv::norm(a, b, cv::NORM_INF);
+}
+
+class TorchvisionParity : public ::testing::Test {
+ protected:
+  const nlohmann::json& g = golden()["augment"];
+  cv::Mat image() const { return mat_from_chw(g["image"], 3, 5, 6); }
+  cv::Mat expected(const std::string& key, int c = 3) const { return mat_from_chw(g[key], c, 5, 6); }
+};
+
+TEST_F(TorchvisionParity, Brightness) {
+  for (auto [key, f] : {std::pair{"brightness_1.3", 1.3}, {"brightness_0.6", 0.6}}) {
+    auto im = image();
+    adjust_brightness(im, f);
+    EXPECT_LT(max_abs_diff(im, expected(key)), 1e-6) << key;
+  }
+}
+
+TEST_F(TorchvisionParity, Contrast) {
+  for (auto [key, f] : {std::pair{"contrast_1.4", 1.4}, {"contrast_0.5", 0.5}}) {
+    auto im = image();
+    adjust_contrast(im, f);
+    EXPECT_LT(max_abs_diff(im, expected(key)), 1e-6) << key;
+  }
+  auto grey = mat_from_chw(g["grey"], 1, 5, 6);
+  adjust_contrast(grey, 1.4);
+  EXPECT_LT(max_abs_diff(grey, expected("grey_contrast_1.4", 1)), 1e-6);
+}
+
+TEST_F(TorchvisionParity, Saturation) {
+  for (auto [key, f] : {std::pair{"saturation_1.5", 1.5}, {"saturation_0.3", 0.3}}) {
+    auto im = image();
+    adjust_saturation(im, f);
+    EXPECT_LT(max_abs_diff(im, expected(key)), 1e-6) << key;
+  }
+}
+
+TEST_F(TorchvisionParity, Hue) {
+  for (auto [key, f] : {std::pair{"hue_0.1", 0.1}, {"hue_-0.25", -0.25}}) {
+    auto im = image();
+    adjust_hue(im, f);
+    EXPECT_LT(max_abs_diff(im, expected(key)), 1e-4) << key;  // HSV round trip in float
+  }
+}
+
+TEST_F(TorchvisionParity, GrayscaleFlipBlurCrop) {
+  auto im = image();
+  to_grayscale(im);
+  EXPECT_LT(max_abs_diff(im, expected("grayscale")), 1e-6);
+  im = image();
+  hflip(im);
+  EXPECT_EQ(max_abs_diff(im, expected("hflip")), 0.0);
+  im = image();
+  gaussian_blur(im, 3, 0.8);
+  EXPECT_LT(max_abs_diff(im, expected("blur_3_0.8")), 1e-6);
+  const auto& c = g["crop_resize"];
+  const auto out = resized_crop(image(), {c["top"], c["left"], c["height"], c["width"]}, c["size"]);
+  EXPECT_LT(max_abs_diff(out, mat_from_chw(c["out"], 3, 6, 6)), 1e-5);
+}
+
+TEST(Augment, ColourOpsOnGreyImagesOnlyTouchBrightnessAndContrast) {
+  cv::Mat grey(4, 4, CV_32FC1, cv::Scalar(0.4));
+  grey.at<float>(0, 0) = 0.9f;
+  const cv::Mat before = grey.clone();
+  adjust_saturation(grey, 0.1);
+  adjust_hue(grey, 0.3);
+  to_grayscale(grey);
+  EXPECT_EQ(cv::norm(grey, before, cv::NORM_INF), 0.0);
+  adjust_brightness(grey, 2.0);
+  EXPECT_FLOAT_EQ(grey.at<float>(1, 1), 0.8f);
+  EXPECT_FLOAT_EQ(grey.at<float>(0, 0), 1.0f);  // clamped
+}
+
+TEST(Augment, CropSamplerRespectsScaleRatioAndBounds) {
+  Rng rng(5);
+  int inside_ranges = 0;
+  const int n = 4000;
+  double mean_scale = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto b = sample_crop(96, 128, 0.08, 1.0, 3.0 / 4, 4.0 / 3, rng);
+    ASSERT_GE(b.top, 0);
+    ASSERT_GE(b.left, 0);
+    ASSERT_LE(b.top + b.height, 96);
+    ASSERT_LE(b.left + b.width, 128);
+    const double scale = double(b.height) * b.width / (96.0 * 128);
+    const double ratio = double(b.width) / b.height;
+    mean_scale += scale / n;
+    // Rounding to whole pixels moves scale and ratio slightly.
+    inside_ranges += scale > 0.07 && scale <= 1.0 && ratio > 0.7 && ratio < 1.4;
+  }
+  EXPECT_GT(inside_ranges, n * 0.99);
+  // Accepted draws favour small areas (large ones often do not fit), so the
+  // mean lies below the uniform mean 0.54 but well above the minimum.
+  EXPECT_GT(mean_scale, 0.35);
+  EXPECT_LT(mean_scale, 0.56);
+}
+
+TEST(Augment, CropFallsBackToCentreCropForExtremeImages) {
+  Rng rng(1);
+  const auto b = sample_crop(1, 1000, 0.9, 1.0, 3.0 / 4, 4.0 / 3, rng);
+  EXPECT_EQ(b.height, 1);
+  EXPECT_EQ(b.width, 1);  // clamped to the ratio range
+  EXPECT_EQ(b.left, (1000 - 1) / 2);
+}
+
+TEST(Augment, ViewsHaveSizeRangeAndDependOnlyOnTheSeed) {
+  AugmentOptions o;
+  o.size = 24;
+  o.blur_p = 0.5;
+  SimclrAugment aug(o);
+  cv::Mat image(40, 30, CV_8UC3);
+  cv::randu(image, 0, 255);
+  Rng a(42), b(42), c(43);
+  const auto va = aug(image, a), vb = aug(image, b), vc = aug(image, c);
+  EXPECT_EQ(va.rows, 24);
+  EXPECT_EQ(va.cols, 24);
+  EXPECT_EQ(va.channels(), 3);
+  double lo, hi;
+  cv::minMaxLoc(va.reshape(1), &lo, &hi);
+  EXPECT_GE(lo, 0.0);
+  EXPECT_LE(hi, 1.0);
+  EXPECT_EQ(cv::norm(va, vb, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(va, vc, cv::NORM_INF), 0.0);
+}
+
+TEST(Augment, PresetsFollowThePaper) {
+  config::AugmentConfig c;
+  const auto small = AugmentOptions::from_config(c, 32);
+  EXPECT_DOUBLE_EQ(small.color_strength, 0.5);
+  EXPECT_DOUBLE_EQ(small.blur_p, 0.0);
+  const auto large = AugmentOptions::from_config(c, 224);
+  EXPECT_DOUBLE_EQ(large.color_strength, 1.0);
+  EXPECT_DOUBLE_EQ(large.blur_p, 0.5);
+  EXPECT_EQ(blur_kernel_size(224, 0.1), 23);
+  c.blur_p = 0.1;
+  EXPECT_DOUBLE_EQ(AugmentOptions::from_config(c, 32).blur_p, 0.1);
+}
+
+TEST(Augment, CopyToTensorIsChannelFirst) {
+  cv::Mat m(2, 3, CV_32FC3);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x) m.at<cv::Vec3f>(y, x) = cv::Vec3f(y, x, 7);
+  auto t = torch::empty({3, 2, 3});
+  copy_to_tensor(m, t);
+  EXPECT_EQ(t[0][1][2].item<float>(), 1);
+  EXPECT_EQ(t[1][1][2].item<float>(), 2);
+  EXPECT_EQ(t[2][0][0].item<float>(), 7);
+}
+
+}  // namespace
+}  // namespace simclr::augment

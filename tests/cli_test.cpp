@@ -1,0 +1,89 @@
+// The command-line program on bad input: a clear message naming the thing
+// and the fix, a non-zero exit, never a crash.
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "test_util.h"
+
+namespace {
+using simclr::testing::TempDir;
+
+struct Run {
+  int code;
+  std::string output;
+};
+
+// Runs the program; stderr joins stdout unless `stdout_only`.
+Run run(const std::string& args, bool stdout_only = false) {
+  const std::string cmd = std::string(SIMCLR_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+TEST(Cli, HelpDocumentsEveryOptionWithItsDefault) {
+  const auto r = run("pretrain --help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* s : {"--data", "--dataset", "--out", "--config", "--arch", "--width", "--batch-size", "--epochs",
+                        "--steps", "--minutes", "--threads", "--seed", "--resume", "--optim.lr_base",
+                        "--augment.blur_p", "default: 0.5"}) {
+    EXPECT_NE(r.output.find(s), std::string::npos) << s;
+  }
+  EXPECT_EQ(run("linear-eval --help").code, 0);
+}
+
+TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
+  TempDir dir;
+  struct Case {
+    std::string args, expect;
+  };
+  std::ofstream(dir / "bad.yaml") << "optim:\n  learning_rate: 0.1\n";
+  const std::vector<Case> cases = {
+      {"pretrain --out " + dir / "a" + " --data /nonexistent/x --steps 1", "/nonexistent/x"},
+      {"pretrain --out " + dir / "b" + " --optim.lr_base -1 --steps 1", "optim.lr_base"},
+      {"pretrain --out " + dir / "c" + " --temperature 0 --steps 1", "loss.temperature"},
+      {"pretrain --out " + dir / "d" + " --config " + dir / "bad.yaml", "optim.learning_rate"},
+      {"pretrain --out " + dir / "e" + " --steps 1 --minutes 2", "only one of"},
+      {"pretrain --out " + dir / "f" + " --dataset cifar-99 --steps 1", "fashion-mnist, mnist, imagefolder"},
+      {"pretrain --out " + dir / "g" + " --resume --steps 1", "config.yaml"},
+      {"linear-eval --checkpoint " + dir / "nothing", "no checkpoint"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_LT(r.code, 128) << "crashed: " << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+TEST(Cli, CorruptCheckpointIsReportedNotCrashed) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "run");
+  std::ofstream(dir / "run/checkpoint.pt") << "garbage";
+  const auto r = run("linear-eval --checkpoint " + dir / "run");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot read checkpoint"), std::string::npos) << r.output;
+}
+
+TEST(Cli, PretrainThenLinearEvalWithJson) {
+  TempDir data, dir;
+  simclr::testing::write_toy_idx(data.str(), 64, 32);
+  const std::string common = " --data " + data.str() + " --dataset mnist";
+  auto r = run("pretrain --out " + dir / "run" + common +
+               " --width 4 --batch-size 16 --steps 2 --precision fp32 --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto result = nlohmann::json::parse(r.output);
+  EXPECT_EQ(result["step"], 2);
+  r = run("linear-eval --checkpoint " + dir / "run" + " --eval.max_iter 20 --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto eval = nlohmann::json::parse(r.output);  // exactly one JSON object on stdout
+  EXPECT_GE(eval["top1"].get<double>(), 0.0);
+  EXPECT_LE(eval["top1"].get<double>(), 1.0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/linear_eval.json"));
+}
+
+}  // namespace

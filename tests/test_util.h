@@ -1,0 +1,113 @@
+// Helpers shared by the tests: temporary folders, the golden values written
+// by tests/golden/make_golden.py, and small datasets written byte for byte.
+#pragma once
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace simclr::testing {
+
+inline const nlohmann::json& golden() {
+  static const nlohmann::json g = [] {
+    std::ifstream in(std::string(SIMCLR_SOURCE_DIR) + "/tests/golden/golden.json");
+    EXPECT_TRUE(in.good()) << "tests/golden/golden.json missing: run /usr/bin/python3 tests/golden/make_golden.py";
+    return nlohmann::json::parse(in);
+  }();
+  return g;
+}
+
+inline torch::Tensor tensor_of(const nlohmann::json& values, std::vector<int64_t> shape,
+                               torch::Dtype dtype = torch::kDouble) {
+  return torch::tensor(values.get<std::vector<double>>(), torch::kDouble).reshape(shape).to(dtype);
+}
+
+// A fresh temporary directory, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("simclr_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+}
+
+inline void put_be32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+}
+
+inline std::vector<uint8_t> idx_images(const std::vector<std::vector<uint8_t>>& images, int rows, int cols) {
+  std::vector<uint8_t> b;
+  put_be32(b, 0x00000803);
+  put_be32(b, static_cast<uint32_t>(images.size()));
+  put_be32(b, rows);
+  put_be32(b, cols);
+  for (const auto& im : images) b.insert(b.end(), im.begin(), im.end());
+  return b;
+}
+
+inline std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
+  std::vector<uint8_t> b;
+  put_be32(b, 0x00000801);
+  put_be32(b, static_cast<uint32_t>(labels.size()));
+  b.insert(b.end(), labels.begin(), labels.end());
+  return b;
+}
+
+// A small MNIST-format dataset in `dir`: two classes that differ in where a
+// bright blob sits (left or right half), over a coarse random 4x4 pattern of
+// each image's own, so views of one image share something the model can
+// learn to match in a few steps, and a linear probe can tell the classes.
+inline void write_toy_idx(const std::string& dir, int n_train, int n_test, int side = 12, bool gzip = true) {
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int> noise(0, 120);
+  auto make = [&](int n, const std::string& prefix) {
+    std::vector<std::vector<uint8_t>> images;
+    std::vector<uint8_t> labels;
+    for (int i = 0; i < n; ++i) {
+      const int label = i % 2;
+      std::vector<uint8_t> im(side * side);
+      int pattern[16];
+      for (int& p : pattern) p = noise(gen);
+      for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+          const bool blob = (label == 0 ? x < side / 2 : x >= side / 2) && y > side / 4 && y < 3 * side / 4;
+          im[y * side + x] = static_cast<uint8_t>((blob ? 120 : 0) + pattern[(y * 4 / side) * 4 + x * 4 / side]);
+        }
+      }
+      images.push_back(im);
+      labels.push_back(static_cast<uint8_t>(label));
+    }
+    const std::string ext = gzip ? ".gz" : "";
+    write_bytes(dir + "/" + prefix + "-images-idx3-ubyte" + ext, idx_images(images, side, side), gzip);
+    write_bytes(dir + "/" + prefix + "-labels-idx1-ubyte" + ext, idx_labels(labels), gzip);
+  };
+  make(n_train, "train");
+  make(n_test, "t10k");
+}
+
+}  // namespace simclr::testing
