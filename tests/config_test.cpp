@@ -5,15 +5,7 @@
 
 namespace simclr::config {
 namespace {
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(Config, DefaultsAreValidAndFollowThePaper) {
   Config c;

@@ -36,12 +36,7 @@ TEST_P(IdxDatasetTest, ReadsImagesAndLabelsPlainOrGzip) {
 INSTANTIATE_TEST_SUITE_P(PlainAndGzip, IdxDatasetTest, ::testing::Bool());
 
 std::string open_error(const std::string& dir) {
-  try {
-    IdxDataset::open_folder(dir, Split::kTrain);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return error_of([&] { IdxDataset::open_folder(dir, Split::kTrain); });
 }
 
 TEST(IdxDataset, WrongMagicNumberNamesTheFile) {

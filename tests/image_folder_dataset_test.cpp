@@ -7,20 +7,12 @@
 
 namespace simclr::data {
 namespace {
+using testing::error_of;
 using testing::TempDir;
 
 void write_png(const std::string& path, cv::Vec3b bgr, int rows = 4, int cols = 5) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   cv::imwrite(path, cv::Mat(rows, cols, CV_8UC3, cv::Scalar(bgr[0], bgr[1], bgr[2])));
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(ImageFolder, ClassesSortedByNameAndLabelsFollow) {

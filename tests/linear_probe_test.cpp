@@ -57,15 +57,8 @@ TEST(LinearProbe, MatchesTheUnregularisedOptimumOfAPlainGradientDescent) {
 TEST(LinearEval, TheEncoderStaysFrozen) {
   TempDir data, run;
   write_toy_idx(data.str(), 64, 32);
-  config::Config config;
-  config.data.path = data.str();
-  config.data.dataset = "mnist";
-  config.model.width = 4;
-  config.train.batch_size = 16;
-  config.train.epochs = 0;
+  auto config = toy_config(data.str());
   config.train.steps = 3;
-  config.train.precision = "fp32";
-  config.train.log_every_seconds = 1000;
   train::pretrain(config, run / "r", false);
 
   io::CheckpointReader reader(run / "r");

@@ -8,29 +8,6 @@ namespace simclr::train {
 namespace {
 using namespace simclr::testing;
 
-config::Config toy_config(const std::string& data_dir) {
-  config::Config c;
-  c.data.path = data_dir;
-  c.data.dataset = "mnist";
-  c.data.workers = 2;
-  c.model.width = 4;
-  c.model.head_dim = 16;
-  c.train.batch_size = 32;
-  c.train.epochs = 0;
-  c.train.steps = 40;
-  c.train.threads = 2;
-  c.train.precision = "fp32";
-  c.train.checkpoint_every = 0;
-  c.train.log_every_seconds = 1000;
-  c.optim.lr_base = 0.5;
-  c.loss.temperature = 0.5;
-  // Weak views, so 40 steps of a width-4 network on 12 px images show a
-  // clear fall in the loss (the paper's 8% crops of 12 px leave 3 px).
-  c.augment.crop_scale_min = 0.9;
-  c.augment.color_p = 0;
-  return c;
-}
-
 std::vector<nlohmann::json> read_metrics(const std::string& run) {
   std::ifstream in(run + "/metrics.jsonl");
   std::vector<nlohmann::json> out;

@@ -75,6 +75,7 @@ struct TrainConfig {
   int64_t seed = 0;
   int64_t checkpoint_every = 100;  // steps; a checkpoint is also written at the end
   double log_every_seconds = 1.0;  // terminal progress line
+  std::string device = "auto";     // auto | cpu | cuda
   std::string precision = "auto";  // auto | fp32 | bf16
   bool channels_last = true;
 };

@@ -5,6 +5,7 @@
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/threads.h"
 #include "simclr/models/simclr_model.h"
+#include "simclr/train/precision.h"
 
 namespace simclr::eval {
 
@@ -18,6 +19,8 @@ LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader*
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
   auto model = models::build_model(config.model, train->channels(), augment.size);
   if (checkpoint) checkpoint->load_model(model);
+  const auto device = train::resolve_device(config.train.device);
+  model->to(device);
   if (config.train.channels_last) models::to_channels_last(*model);
   for (auto& p : model->parameters()) p.set_requires_grad(false);  // frozen: the protocol's premise
 
@@ -26,7 +29,7 @@ LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader*
   feature_options.batch_size = config.eval.batch_size;
   feature_options.workers = config.data.workers > 0 ? static_cast<int>(config.data.workers) : 1;
   feature_options.channels_last = config.train.channels_last;
-  feature_options.precision = train::resolve_precision(config.train.precision);
+  feature_options.precision = train::resolve_precision(config.train.precision, device);
 
   LinearEvalResult result;
   auto t0 = Clock::now();

@@ -33,7 +33,7 @@ CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(p
   SIMCLR_CHECK(fs::is_regular_file(path_),
                "no checkpoint at '{}'; pass a run directory written by 'simclr pretrain' or its checkpoint.pt", path_);
   try {
-    archive_.load_from(path_);
+    archive_.load_from(path_, torch::kCPU);  // the caller moves the model to its device
     c10::IValue version, yaml, step, epoch, batch, elapsed;
     archive_.read("format_version", version);
     SIMCLR_CHECK(version.toInt() == kFormatVersion, "checkpoint '{}' has format version {}, this simclr reads {}", path_,

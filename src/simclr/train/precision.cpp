@@ -27,25 +27,50 @@ bool cpu_has_bf16() {
   return has;
 }
 
-Precision resolve_precision(const std::string& name) {
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    SIMCLR_CHECK(torch::cuda::is_available(),
+                 "train.device is cuda but this LibTorch sees no GPU (a CPU-only build, or no driver); use --train.device "
+                 "cpu or auto");
+    return torch::kCUDA;
+  }
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  throw Error(fmt::format("unknown device '{}'; choose auto, cpu or cuda", name));
+}
+
+Precision resolve_precision(const std::string& name, const torch::Device& device) {
   if (name == "fp32") return Precision::kFp32;
-  if (name == "bf16") return Precision::kBf16;
-  if (name == "auto") return cpu_has_bf16() ? Precision::kBf16 : Precision::kFp32;
+  if (name == "bf16") {
+    SIMCLR_CHECK(device.is_cuda() || cpu_has_bf16(),
+                 "train.precision bf16 needs a CPU with AVX512-BF16 or AMX instructions, which this one lacks; use fp32 "
+                 "or auto");
+    return Precision::kBf16;
+  }
+  if (name == "auto") return !device.is_cuda() && cpu_has_bf16() ? Precision::kBf16 : Precision::kFp32;
   throw Error(fmt::format("unknown precision '{}'; choose auto, fp32 or bf16", name));
 }
 
 std::string to_string(Precision precision) { return precision == Precision::kBf16 ? "bf16" : "fp32"; }
 
-AutocastGuard::AutocastGuard(Precision precision) : enabled_(precision == Precision::kBf16) {
+AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device)
+    : enabled_(precision == Precision::kBf16), cuda_(device.is_cuda()) {
   if (!enabled_) return;
-  previous_ = at::autocast::is_cpu_enabled();
-  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  at::autocast::set_cpu_enabled(true);
+  if (cuda_) {
+    previous_ = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+  } else {
+    previous_ = at::autocast::is_cpu_enabled();
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
 }
 
 AutocastGuard::~AutocastGuard() {
   if (!enabled_) return;
-  at::autocast::set_cpu_enabled(previous_);
+  if (cuda_) at::autocast::set_enabled(previous_);
+  else at::autocast::set_cpu_enabled(previous_);
   if (!previous_) at::autocast::clear_cache();
 }
 

@@ -71,13 +71,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   const auto& tc = config.train;
   const int threads = configure_torch_threads(static_cast<int>(tc.threads));
   const int workers = config.data.workers > 0 ? static_cast<int>(config.data.workers) : default_loader_workers(threads);
-  const Precision precision = resolve_precision(tc.precision);
+  const torch::Device device = resolve_device(tc.device);
+  const Precision precision = resolve_precision(tc.precision, device);
 
   auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain);
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
   if (reader) reader->load_model(model);
+  model->to(device);
   if (tc.channels_last) models::to_channels_last(*model);
   model->train();
 
@@ -114,9 +116,10 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   spdlog::info("augment: {}", augment_options.describe());
   int64_t n_params = 0;
   for (const auto& p : model->parameters()) n_params += p.numel();
-  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} | loader workers {} | {}",
+  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} {} | loader workers {} | {}",
                config.model.arch, config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
-               model->encoder->feature_dim(), n_params / 1e6, to_string(precision), workers, describe_compute());
+               model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), workers,
+               describe_compute());
   spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
                config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
                resume ? fmt::format(", resuming at step {}", state.step) : "");
@@ -150,11 +153,11 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                                            warmup, peak_lr);
     optimizer.set_lr(lr);
     const int64_t n = batch->view1.size(0);
-    auto x = torch::cat({batch->view1, batch->view2}, 0);
+    auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
     if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     loss::NtXentOutput out;
     {
-      AutocastGuard autocast(precision);
+      AutocastGuard autocast(precision, device);
       const auto z = model->forward(x).z;
       out = loss::nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), config.loss.temperature);
     }
