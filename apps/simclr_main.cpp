@@ -22,7 +22,12 @@ namespace fs = std::filesystem;
 using simclr::config::Config;
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
+// First Ctrl-C / SIGTERM: finish the step, checkpoint, exit 130. A second one
+// gets the default action (immediate exit); the last checkpoint stays valid.
+void on_signal(int signal) {
+  g_stop = true;
+  std::signal(signal, SIG_DFL);
+}
 
 // Short names of the command-line contract for the most used keys.
 const std::map<std::string, std::string> kAliases = {

@@ -11,6 +11,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 MINUTES=${MINUTES:-5}
 RUN=${RUN:-runs/quickstart-$(date +%Y%m%d-%H%M%S)}
-build/simclr pretrain --out "$RUN" --width 32 --batch-size 256 --minutes "$MINUTES"
+build/simclr pretrain --out "$RUN" --config configs/fashion-mnist-10min.yaml --minutes "$MINUTES"
 build/simclr linear-eval --checkpoint "$RUN"
 echo "run directory: $RUN (config.yaml, metrics.jsonl, checkpoint.pt, linear_eval.json)"
