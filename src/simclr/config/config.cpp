@@ -124,7 +124,7 @@ std::vector<Field> fields(Config& c) {
       make("train.seed", &c.train.seed, "seed of weights, shuffling and augmentation", range(0, none)),
       make("train.checkpoint_every", &c.train.checkpoint_every, "steps between checkpoints (0 = only at the end)",
            range(0, none)),
-      make("train.log_every_seconds", &c.train.log_every_seconds, "seconds between terminal progress lines", range(0, none)),
+      make("train.log_every_seconds", &c.train.log_every_seconds, "seconds between logged progress lines", range(0, none)),
       make("train.device", &c.train.device, "compute device (auto = cuda when LibTorch sees a GPU)",
            one_of({"auto", "cpu", "cuda"})),
       make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it)",

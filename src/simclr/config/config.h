@@ -74,7 +74,7 @@ struct TrainConfig {
   int64_t threads = 0;  // LibTorch intra-op threads; 0 = all cores
   int64_t seed = 0;
   int64_t checkpoint_every = 100;  // steps; a checkpoint is also written at the end
-  double log_every_seconds = 1.0;  // terminal progress line
+  double log_every_seconds = 30;  // full progress log lines (plus a live line on a terminal)
   std::string device = "auto";     // auto | cpu | cuda
   std::string precision = "auto";  // auto | fp32 | bf16
   bool channels_last = true;

@@ -1,5 +1,7 @@
 #include "simclr/train/pretrain.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -134,7 +136,8 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
 
   int64_t steps_here = 0;
   double seconds_here = 0;
-  auto last_log = Clock::now();
+  auto last_log = Clock::now(), last_live = Clock::now();
+  const bool live = ::isatty(STDERR_FILENO) != 0;
   bool epoch_open = false;
   while (!done()) {
     if (!epoch_open) {
@@ -196,15 +199,27 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       result.interrupted = true;
       break;
     }
-    if (std::chrono::duration<double>(Clock::now() - last_log).count() >= tc.log_every_seconds || done()) {
-      last_log = Clock::now();
+    // A live line rewritten in place on a terminal, and a full log line
+    // every train.log_every_seconds (the only output when piped to a file).
+    const double since_log = std::chrono::duration<double>(Clock::now() - last_log).count();
+    const double since_live = std::chrono::duration<double>(Clock::now() - last_live).count();
+    const bool log_now = since_log >= tc.log_every_seconds || done();
+    if (log_now || (live && since_live >= 0.5)) {
       const double rate = steps_here / seconds_here;
       const double left = by_time ? total - state.elapsed_seconds : (total - state.step) / rate;
-      spdlog::info("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}", state.step,
-                   by_time ? "" : fmt::format("/{:.0f}", total), batch->epoch, loss_value, out.top1.item<double>(), lr,
-                   rate * tc.batch_size, format_duration(left));
+      const std::string line =
+          fmt::format("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}",
+                      state.step, by_time ? "" : fmt::format("/{:.0f}", total), batch->epoch, loss_value,
+                      out.top1.item<double>(), lr, rate * tc.batch_size, format_duration(left));
+      if (live) fmt::print(stderr, "\r\033[K{}", log_now ? "" : line);
+      if (log_now) {
+        spdlog::info("{}", line);
+        last_log = Clock::now();
+      }
+      last_live = Clock::now();
     }
   }
+  if (live) fmt::print(stderr, "\r\033[K");
   if (!result.interrupted) save();
   result.state = state;
   result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
