@@ -274,7 +274,7 @@ void validate(const Config& config) {
                "set exactly one training budget: train.epochs, train.steps or train.minutes (--epochs, --steps or "
                "--minutes); {} are set",
                budgets);
-  for (const auto& item : parse_list(config.eval.weight_decays, "eval.weight_decays")) (void)item;
+  parse_list(config.eval.weight_decays, "eval.weight_decays");  // throws on a malformed grid
 }
 
 std::vector<double> parse_list(const std::string& text, const std::string& key) {
