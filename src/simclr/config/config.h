@@ -17,7 +17,8 @@ namespace simclr::config {
 
 struct DataConfig {
   std::string path = "/usr/share/datasets/fashion-mnist";
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | imagefolder
+  std::string dataset = "fashion-mnist";  // see data::dataset_names()
+  bool unlabeled = false;                 // pretrain on train + unlabeled images (STL-10)
   int64_t workers = 0;                    // loader threads; 0 = auto
   int64_t prefetch = 4;                   // batches decoded ahead
 };

@@ -1,6 +1,7 @@
 #include "simclr/data/dataset.h"
 
 #include "simclr/core/error.h"
+#include "simclr/data/binary_datasets.h"
 #include "simclr/data/idx_dataset.h"
 #include "simclr/data/image_folder_dataset.h"
 
@@ -9,14 +10,22 @@ namespace simclr::data {
 std::string to_string(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
 const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"fashion-mnist", "mnist", "imagefolder"};
+  static const std::vector<std::string> names = {"fashion-mnist", "mnist",  "imagefolder", "cifar10",
+                                                 "cifar100",      "cifar100-coarse", "stl10"};
   return names;
 }
 
-std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split) {
+std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
+                                      bool with_unlabeled) {
   if (name == "fashion-mnist" || name == "mnist") return IdxDataset::open_folder(path, split);
   if (name == "imagefolder") return ImageFolderDataset::open(path, split);
-  throw Error(fmt::format("unknown dataset format '{}'; choose one of: fashion-mnist, mnist, imagefolder", name));
+  if (name == "cifar10") return CifarDataset::open_folder(path, split, CifarLabel::kCifar10);
+  if (name == "cifar100") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Fine);
+  if (name == "cifar100-coarse") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Coarse);
+  if (name == "stl10") return Stl10Dataset::open_folder(path, split, with_unlabeled);
+  std::string known;
+  for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(fmt::format("unknown dataset format '{}'; choose one of: {}", name, known));
 }
 
 }  // namespace simclr::data

@@ -32,9 +32,12 @@ class Dataset {
   virtual int64_t label(size_t index) const = 0;
 };
 
-// Opens a dataset by format name (fashion-mnist | mnist | imagefolder).
-// Throws simclr::Error naming the path and the fix when it cannot.
-std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split);
+// Opens a dataset by format name (see dataset_names()). With
+// `with_unlabeled`, the training split also holds the format's unlabeled
+// images where it has them (STL-10), for pretraining. Throws simclr::Error
+// naming the path and the fix when it cannot.
+std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
+                                      bool with_unlabeled = false);
 
 const std::vector<std::string>& dataset_names();
 

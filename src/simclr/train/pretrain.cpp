@@ -76,7 +76,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   const torch::Device device = resolve_device(tc.device);
   const Precision precision = resolve_precision(tc.precision, device);
 
-  auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain);
+  auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain, config.data.unlabeled);
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
