@@ -76,7 +76,7 @@ std::vector<Field> fields(Config& c) {
   return {
       make("data.path", &c.data.path, "dataset location (file prefix folder or image root)"),
       make("data.dataset", &c.data.dataset, "dataset format",
-           one_of({"fashion-mnist", "mnist", "imagefolder", "cifar10", "cifar100", "cifar100-coarse", "stl10"})),
+           one_of({"fashion-mnist", "mnist", "imagefolder", "cifar10", "cifar100", "cifar100-coarse", "stl10", "csv"})),
       make("data.unlabeled", &c.data.unlabeled, "pretraining also uses the unlabeled split (STL-10)"),
       make("data.workers", &c.data.workers, "loader threads (0 = auto)", range(0, 256)),
       make("data.prefetch", &c.data.prefetch, "batches prepared ahead of the model", range(1, 64)),

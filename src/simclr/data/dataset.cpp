@@ -2,6 +2,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/data/binary_datasets.h"
+#include "simclr/data/csv_dataset.h"
 #include "simclr/data/idx_dataset.h"
 #include "simclr/data/image_folder_dataset.h"
 
@@ -11,7 +12,7 @@ std::string to_string(Split split) { return split == Split::kTrain ? "train" : "
 
 const std::vector<std::string>& dataset_names() {
   static const std::vector<std::string> names = {"fashion-mnist", "mnist",  "imagefolder", "cifar10",
-                                                 "cifar100",      "cifar100-coarse", "stl10"};
+                                                 "cifar100",      "cifar100-coarse", "stl10", "csv"};
   return names;
 }
 
@@ -23,6 +24,7 @@ std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string
   if (name == "cifar100") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Fine);
   if (name == "cifar100-coarse") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Coarse);
   if (name == "stl10") return Stl10Dataset::open_folder(path, split, with_unlabeled);
+  if (name == "csv") return CsvDataset::open(path, split);
   std::string known;
   for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error(fmt::format("unknown dataset format '{}'; choose one of: {}", name, known));
