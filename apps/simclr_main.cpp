@@ -10,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "simclr/augment/preview.h"
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
 #include "simclr/eval/linear_eval.h"
@@ -154,6 +155,19 @@ int run_linear_eval(const Overrides& overrides, const std::string& checkpoint, b
   return 0;
 }
 
+int run_augment_preview(const Overrides& overrides, const std::string& out, int images, int views, bool json) {
+  Config config;
+  overrides.apply(config);
+  simclr::config::validate(config);
+  const auto r = simclr::augment::write_augment_preview(config, out, images, views);
+  nlohmann::json result = {{"png", out}, {"images", r.rows}, {"views", r.cols - 1}, {"width", r.width},
+                           {"height", r.height}};
+  print_result(result, json,
+               fmt::format("wrote {} ({} images x {} views, {}x{} px; first column unaugmented)", out, r.rows,
+                           r.cols - 1, r.width, r.height));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,6 +194,17 @@ int main(int argc, char** argv) {
   linear->add_flag("--json", json, "print the result as one JSON object on stdout");
   eval_overrides.add_to(linear);
 
+  Overrides preview_overrides;
+  int preview_images = 8, preview_views = 6;
+  std::string preview_out;
+  auto* preview = app.add_subcommand("augment-preview", "PNG grid of augmented views, as the model will see them");
+  preview->add_option("--out", preview_out, "PNG file to write")->required();
+  preview->add_option("--images", preview_images, "rows: the first N images of the training split")
+      ->capture_default_str();
+  preview->add_option("--views", preview_views, "augmented views per image")->capture_default_str();
+  preview->add_flag("--json", json, "print the result as one JSON object on stdout");
+  preview_overrides.add_to(preview);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -188,6 +213,7 @@ int main(int argc, char** argv) {
   try {
     if (*pretrain) return run_pretrain(pretrain_overrides, out, resume, json);
     if (*linear) return run_linear_eval(eval_overrides, checkpoint, random_init, result_file, json);
+    if (*preview) return run_augment_preview(preview_overrides, preview_out, preview_images, preview_views, json);
   } catch (const simclr::Error& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <opencv2/imgcodecs.hpp>
 
 #include "test_util.h"
 
@@ -84,6 +85,34 @@ TEST(Cli, PretrainThenLinearEvalWithJson) {
   EXPECT_GE(eval["top1"].get<double>(), 0.0);
   EXPECT_LE(eval["top1"].get<double>(), 1.0);
   EXPECT_TRUE(std::filesystem::exists(dir / "run/linear_eval.json"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, AugmentPreviewWritesTheGridItReports) {
+  TempDir data, dir;
+  simclr::testing::write_toy_idx(data.str(), 8, 4, 12);
+  const auto r = run("augment-preview --data " + data.str() + " --dataset mnist --out " + dir / "grid.png" +
+                         " --images 3 --views 4 --json",
+                     true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto result = nlohmann::json::parse(r.output);
+  const cv::Mat png = cv::imread(dir / "grid.png", cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(png.empty());
+  EXPECT_EQ(png.cols, result["width"].get<int>());
+  EXPECT_EQ(png.rows, result["height"].get<int>());
+  EXPECT_EQ(result["images"], 3);
+  EXPECT_EQ(result["views"], 4);
+  // Views differ from each other: the grid is not one image repeated.
+  const int tile = (png.cols - 2) / 5 - 2;
+  const cv::Mat v1 = png(cv::Rect(2 + 1 * (tile + 2), 2, tile, tile)), v2 = png(cv::Rect(2 + 2 * (tile + 2), 2, tile, tile));
+  EXPECT_GT(cv::norm(v1, v2, cv::NORM_L1), 0.0);
+
+  const auto bad = run("augment-preview --data " + data.str() + " --dataset mnist --out " + dir / "x.png" + " --views 0");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("at least 1"), std::string::npos) << bad.output;
 }
 
 }  // namespace

@@ -12,6 +12,10 @@ constexpr uint64_t kShuffleStream = 0x5348554646ull;
 constexpr uint64_t kAugmentStream = 0x4155474dull;
 }  // namespace
 
+Rng sample_rng(uint64_t seed, int64_t epoch, int64_t index) {
+  return Rng(derive_seed(seed, kAugmentStream, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+}
+
 ContrastiveLoader::ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment,
                                      LoaderOptions options)
     : dataset_(std::move(dataset)), augment_(std::move(augment)), options_(options) {
@@ -66,7 +70,7 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
   for (int64_t i = 0; i < n; ++i) {
     const int64_t index = order[begin + i];
     const Sample sample = dataset_->get(static_cast<size_t>(index));
-    Rng rng(derive_seed(options_.seed, kAugmentStream, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+    Rng rng = sample_rng(options_.seed, epoch, index);
     augment::copy_to_tensor(augment_(sample.image, rng), out.view1[i]);
     augment::copy_to_tensor(augment_(sample.image, rng), out.view2[i]);
     out.labels.data_ptr<int64_t>()[i] = sample.label;

@@ -11,10 +11,15 @@
 #include <optional>
 
 #include "simclr/augment/simclr_augment.h"
+#include "simclr/core/rng.h"
 #include "simclr/data/dataset.h"
 #include "simclr/data/parallel_batches.h"
 
 namespace simclr::data {
+
+// The generator that augments sample `index` in epoch `epoch`: both views
+// of a sample draw from it, in order (view 1, then view 2).
+Rng sample_rng(uint64_t seed, int64_t epoch, int64_t index);
 
 struct ViewBatch {
   torch::Tensor view1, view2;  // [B, C, S, S] float32 in [0, 1]
