@@ -6,7 +6,6 @@
 #include <map>
 
 #include "simclr/core/error.h"
-#include "simclr/data/image_folder_dataset.h"
 
 namespace simclr::data {
 namespace fs = std::filesystem;
@@ -25,11 +24,11 @@ bool is_integer(const std::string& s) {
 
 }  // namespace
 
-CsvDataset::CsvDataset(const std::string& csv_path) : csv_path_(csv_path) {
+CsvDataset::CsvDataset(const std::string& csv_path) : FileListDataset("CSV list", csv_path) {
   std::ifstream in(csv_path);
   SIMCLR_CHECK(in.good(), "cannot open CSV file list '{}': missing or not readable", csv_path);
   const fs::path base = fs::path(csv_path).parent_path();
-  std::vector<std::string> raw_labels;
+  std::vector<std::string> files, raw_labels;
   bool any_label = false, any_unlabeled = false;
   std::string line;
   size_t line_number = 0;
@@ -39,16 +38,16 @@ CsvDataset::CsvDataset(const std::string& csv_path) : csv_path_(csv_path) {
     const auto comma = line.rfind(',');
     std::string file = trim(comma == std::string::npos ? line : line.substr(0, comma));
     std::string label = comma == std::string::npos ? "" : trim(line.substr(comma + 1));
-    if (files_.empty() && (file == "path" || file == "file" || file == "filename")) continue;  // header
+    if (files.empty() && (file == "path" || file == "file" || file == "filename")) continue;  // header
     SIMCLR_CHECK(!file.empty(), "'{}' line {}: empty path", csv_path, line_number);
     const fs::path full = fs::path(file).is_absolute() ? fs::path(file) : base / file;
     SIMCLR_CHECK(fs::is_regular_file(full), "'{}' line {}: image '{}' does not exist; fix the path or remove the line",
                  csv_path, line_number, full.string());
-    files_.push_back(full.string());
+    files.push_back(full.string());
     raw_labels.push_back(label);
     (label.empty() ? any_unlabeled : any_label) = true;
   }
-  SIMCLR_CHECK(!files_.empty(), "CSV file list '{}' names no images; expected lines 'path,label' or 'path'", csv_path);
+  SIMCLR_CHECK(!files.empty(), "CSV file list '{}' names no images; expected lines 'path,label' or 'path'", csv_path);
   SIMCLR_CHECK(!(any_label && any_unlabeled),
                "CSV file list '{}' mixes labelled and unlabelled lines; give every line a label, or none", csv_path);
   const bool numeric = std::all_of(raw_labels.begin(), raw_labels.end(), is_integer);
@@ -58,13 +57,13 @@ CsvDataset::CsvDataset(const std::string& csv_path) : csv_path_(csv_path) {
     int64_t next = 0;
     for (auto& [name, id] : classes) id = next++;  // sorted by name
   }
+  std::vector<int64_t> labels;
+  int64_t num_classes = 0;
   for (const auto& l : raw_labels) {
-    const int64_t y = !any_label ? -1 : (numeric ? std::stoll(l) : classes.at(l));
-    labels_.push_back(y);
-    num_classes_ = std::max(num_classes_, y + 1);
+    labels.push_back(!any_label ? -1 : (numeric ? std::stoll(l) : classes.at(l)));
+    num_classes = std::max(num_classes, labels.back() + 1);
   }
-  const cv::Mat first = decode_image(files_.front());
-  side_ = std::min(first.rows, first.cols);
+  set_files(std::move(files), std::move(labels), num_classes);
 }
 
 std::shared_ptr<CsvDataset> CsvDataset::open(const std::string& path, Split split) {
@@ -75,16 +74,6 @@ std::shared_ptr<CsvDataset> CsvDataset::open(const std::string& path, Split spli
     return std::make_shared<CsvDataset>(csv.string());
   }
   return std::make_shared<CsvDataset>(path);
-}
-
-Sample CsvDataset::get(size_t index) const {
-  SIMCLR_CHECK(index < size(), "sample index {} out of range for '{}' ({} images)", index, csv_path_, size());
-  return {decode_image(files_[index]), labels_[index]};
-}
-
-std::string CsvDataset::describe() const {
-  return fmt::format("CSV list '{}': {} images, {} classes, first image side {}", csv_path_, size(), num_classes_,
-                     side_);
 }
 
 }  // namespace simclr::data

@@ -1,12 +1,8 @@
 #include "simclr/data/image_folder_dataset.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 
 #include "simclr/core/error.h"
 
@@ -22,32 +18,15 @@ bool is_image_file(const fs::path& p) {
 
 }  // namespace
 
-cv::Mat decode_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SIMCLR_CHECK(in.good(), "cannot open image '{}': missing or not readable", path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  SIMCLR_CHECK(!bytes.empty(), "cannot decode image '{}': the file is empty; remove or replace it", path);
-  cv::Mat bgr;
-  try {
-    bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    throw Error(fmt::format("cannot decode image '{}': {}; remove or replace it", path, e.what()));
-  }
-  SIMCLR_CHECK(!bgr.empty() && bgr.rows > 0 && bgr.cols > 0,
-               "cannot decode image '{}': not a valid JPEG or PNG file (corrupt or wrong extension); remove or replace it",
-               path);
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
-}
-
-ImageFolderDataset::ImageFolderDataset(const std::string& root) : root_(root) {
+ImageFolderDataset::ImageFolderDataset(const std::string& root) : FileListDataset("ImageFolder", root) {
   SIMCLR_CHECK(fs::is_directory(root), "image folder '{}' does not exist; pass --data with a folder of class folders",
                root);
   for (const auto& entry : fs::directory_iterator(root)) {
     if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
   }
   std::sort(classes_.begin(), classes_.end());
+  std::vector<std::string> all_files;
+  std::vector<int64_t> labels;
   SIMCLR_CHECK(!classes_.empty(), "image folder '{}' has no class folders; expected root/<class>/<image>.jpg", root);
   for (size_t c = 0; c < classes_.size(); ++c) {
     std::vector<std::string> files;
@@ -58,14 +37,13 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root) : root_(root) {
                  (fs::path(root) / classes_[c]).string());
     std::sort(files.begin(), files.end());
     for (auto& f : files) {
-      files_.push_back(std::move(f));
-      labels_.push_back(static_cast<int64_t>(c));
+      all_files.push_back(std::move(f));
+      labels.push_back(static_cast<int64_t>(c));
     }
   }
-  // The nominal side comes from the first image; images of other sizes are
-  // resized by the augmentation or evaluation transform.
-  const cv::Mat first = decode_image(files_.front());
-  side_ = std::min(first.rows, first.cols);
+  // Images of other sizes than the first are resized by the augmentation or
+  // evaluation transform.
+  set_files(std::move(all_files), std::move(labels), static_cast<int64_t>(classes_.size()));
 }
 
 std::shared_ptr<ImageFolderDataset> ImageFolderDataset::open(const std::string& root, Split split) {
@@ -74,16 +52,6 @@ std::shared_ptr<ImageFolderDataset> ImageFolderDataset::open(const std::string& 
     return std::make_shared<ImageFolderDataset>(sub.string());
   }
   return std::make_shared<ImageFolderDataset>(root);
-}
-
-Sample ImageFolderDataset::get(size_t index) const {
-  SIMCLR_CHECK(index < size(), "sample index {} out of range for '{}' ({} images)", index, root_, size());
-  return {decode_image(files_[index]), labels_[index]};
-}
-
-std::string ImageFolderDataset::describe() const {
-  return fmt::format("ImageFolder '{}': {} images, {} classes, first image side {}", root_, size(), classes_.size(),
-                     side_);
 }
 
 }  // namespace simclr::data

@@ -165,6 +165,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       out = loss::nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), config.loss.temperature);
     }
     const double loss_value = out.loss.item<double>();
+    const double top1 = out.top1.item<double>();
     SIMCLR_CHECK(std::isfinite(loss_value),
                  "the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use --train.precision fp32. The "
                  "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
@@ -188,7 +189,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
 
     nlohmann::json line = {{"step", state.step},      {"epoch", batch->epoch},
                            {"loss", loss_value},       {"lr", lr},
-                           {"contrastive_top1", out.top1.item<double>()},
+                           {"contrastive_top1", top1},
                            {"pairs_per_s", n / dt},    {"elapsed_s", state.elapsed_seconds}};
     metrics << line.dump() << "\n";
     metrics.flush();
@@ -210,7 +211,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       const std::string line =
           fmt::format("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}",
                       state.step, by_time ? "" : fmt::format("/{:.0f}", total), batch->epoch, loss_value,
-                      out.top1.item<double>(), lr, rate * tc.batch_size, format_duration(left));
+                      top1, lr, rate * tc.batch_size, format_duration(left));
       if (live) fmt::print(stderr, "\r\033[K{}", log_now ? "" : line);
       if (log_now) {
         spdlog::info("{}", line);
