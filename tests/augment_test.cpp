@@ -79,6 +79,125 @@ TEST_F(TorchvisionParity, GrayscaleFlipBlurCrop) {
   EXPECT_LT(max_abs_diff(out, mat_from_chw(c["out"], 3, 6, 6)), 1e-5);
 }
 
+TEST_F(TorchvisionParity, SolarizeAndRotate) {
+  for (auto [key, t] : {std::pair{"solarize_0.5", 0.5}, {"solarize_0.3", 0.3}}) {
+    auto im = image();
+    solarize(im, t);
+    EXPECT_LT(max_abs_diff(im, expected(key)), 1e-7) << key;
+  }
+  for (int k : {1, 2, 3}) {
+    auto sq = mat_from_chw(g["square"], 3, 5, 5);
+    rotate_quarter_turns(sq, k);
+    EXPECT_EQ(max_abs_diff(sq, mat_from_chw(g["rotate_" + std::to_string(90 * k)], 3, 5, 5)), 0.0) << k;
+  }
+}
+
+TEST(Augment, CutoutNoiseAndSobelFollowTheirDefinitions) {
+  cv::Mat im(8, 8, CV_32FC3, cv::Scalar::all(0.5));
+  cutout(im, 0, 7, 4);  // a 4x4 square centred near the top-right corner, clipped to rows 0-1, cols 5-7
+  EXPECT_EQ(cv::countNonZero(im.reshape(1) == 0), 2 * 3 * 3);
+  EXPECT_EQ(im.at<cv::Vec3f>(1, 7)[0], 0.0f);
+  EXPECT_EQ(im.at<cv::Vec3f>(2, 7)[0], 0.5f);
+
+  cv::Mat a(64, 64, CV_32FC1, cv::Scalar(0.5)), b = a.clone();
+  gaussian_noise(a, 0.1, 7);
+  gaussian_noise(b, 0.1, 7);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);  // the seed fixes the noise
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(a, mean, stddev);
+  EXPECT_NEAR(mean[0], 0.5, 0.01);
+  EXPECT_NEAR(stddev[0], 0.1, 0.01);
+
+  // A vertical step edge: the magnitude peaks (1 after normalising) on the two
+  // columns next to the step and is zero away from it.
+  cv::Mat step(6, 6, CV_32FC3, cv::Scalar::all(0));
+  step(cv::Rect(3, 0, 3, 6)).setTo(cv::Scalar::all(1));
+  sobel_edges(step);
+  EXPECT_FLOAT_EQ(step.at<cv::Vec3f>(2, 2)[1], 1.0f);
+  EXPECT_FLOAT_EQ(step.at<cv::Vec3f>(2, 3)[2], 1.0f);
+  EXPECT_FLOAT_EQ(step.at<cv::Vec3f>(2, 0)[0], 0.0f);
+  cv::Mat flat(4, 4, CV_32FC1, cv::Scalar(0.3));
+  sobel_edges(flat);
+  EXPECT_EQ(cv::countNonZero(flat), 0);
+}
+
+TEST(Augment, PipelineIsParsedFromConfigNames) {
+  EXPECT_EQ(parse_pipeline("crop, flip,color,grey,blur"), AugmentOptions().pipeline);
+  EXPECT_EQ(parse_pipeline("solarize,crop"), (std::vector<Op>{Op::kSolarize, Op::kCrop}));
+  EXPECT_TRUE(parse_pipeline("none").empty());
+  EXPECT_TRUE(parse_pipeline("").empty());
+  EXPECT_NE(testing::error_of([] { parse_pipeline("crop,jitter"); }).find("'jitter'"), std::string::npos);
+  EXPECT_NE(testing::error_of([] { parse_pipeline("crop,,flip"); }).find("empty item"), std::string::npos);
+  config::Config c;
+  c.augment.pipeline = "crop,sobol";
+  EXPECT_NE(testing::error_of([&] { config::validate(c); }).find("sobol"), std::string::npos);
+}
+
+cv::Mat random_u8(int rows, int cols, int channels, int seed) {
+  cv::Mat m(rows, cols, CV_8UC(channels));
+  cv::RNG(seed).fill(m, cv::RNG::UNIFORM, 0, 256);
+  return m;
+}
+
+TEST(Augment, PipelineRunsTheListedOpsInOrder) {
+  const cv::Mat u8 = random_u8(20, 30, 3, 1);
+  AugmentOptions o;
+  o.size = 16;
+  // No operations: the evaluation resize only.
+  o.pipeline = {};
+  Rng rng(1);
+  EXPECT_EQ(cv::norm(SimclrAugment(o)(u8, rng), eval_transform(u8, 16), cv::NORM_INF), 0.0);
+  // Solarize then greyscale differs from greyscale then solarize, and each
+  // equals the two ops applied by hand.
+  o.solarize_p = 1;
+  o.grayscale_p = 1;
+  o.pipeline = {Op::kSolarize, Op::kGrey};
+  Rng r1(2);
+  const cv::Mat sg = SimclrAugment(o)(u8, r1);
+  cv::Mat expect = eval_transform(u8, 16);
+  solarize(expect, 0.5);
+  to_grayscale(expect);
+  EXPECT_LT(cv::norm(sg, expect, cv::NORM_INF), 1e-6);
+  o.pipeline = {Op::kGrey, Op::kSolarize};
+  Rng r2(2);
+  EXPECT_GT(cv::norm(SimclrAugment(o)(u8, r2), sg, cv::NORM_INF), 0.1);
+  // A probability of zero makes an op the identity.
+  o.pipeline = {Op::kFlip, Op::kColor, Op::kGrey, Op::kBlur, Op::kSolarize, Op::kCutout, Op::kRotate, Op::kNoise,
+                Op::kSobel};
+  o.flip_p = o.color_p = o.grayscale_p = o.blur_p = o.solarize_p = o.cutout_p = o.rotate_p = o.noise_p = o.sobel_p = 0;
+  Rng r3(3);
+  EXPECT_EQ(cv::norm(SimclrAugment(o)(u8, r3), eval_transform(u8, 16), cv::NORM_INF), 0.0);
+  // Every op fires with p = 1 and keeps the view's size and range.
+  o.flip_p = o.color_p = o.grayscale_p = o.blur_p = o.solarize_p = o.cutout_p = o.rotate_p = o.noise_p = o.sobel_p = 1;
+  o.pipeline.insert(o.pipeline.begin(), Op::kCrop);
+  for (int seed = 0; seed < 20; ++seed) {
+    Rng r(seed);
+    const cv::Mat v = SimclrAugment(o)(u8, r);
+    ASSERT_EQ(v.size(), cv::Size(16, 16));
+    double lo, hi;
+    cv::minMaxLoc(v.reshape(1), &lo, &hi);
+    EXPECT_GE(lo, 0.0);
+    EXPECT_LE(hi, 1.0);
+  }
+}
+
+TEST(Augment, ExtremeImageSizesGiveValidViews) {
+  AugmentOptions o;
+  o.size = 32;
+  o.pipeline = parse_pipeline("crop,flip,color,grey,blur,solarize");
+  const SimclrAugment augment(o);
+  for (auto [rows, cols] : {std::pair{1, 1}, {1, 500}, {300, 2}, {10000, 10000}}) {
+    const cv::Mat u8 = rows * cols > 1000000 ? cv::Mat(rows, cols, CV_8UC3, cv::Scalar(10, 200, 30))
+                                              : random_u8(rows, cols, 3, rows + cols);
+    Rng rng(5);
+    const cv::Mat v = augment(u8, rng);
+    EXPECT_EQ(v.size(), cv::Size(32, 32)) << rows << "x" << cols;
+    EXPECT_TRUE(cv::checkRange(v, true, nullptr, 0.0, 1.0 + 1e-6)) << rows << "x" << cols;
+    const cv::Mat e = eval_transform(u8, 32);
+    EXPECT_EQ(e.size(), cv::Size(32, 32)) << rows << "x" << cols;
+  }
+}
+
 TEST(Augment, ColourOpsOnGreyImagesOnlyTouchBrightnessAndContrast) {
   cv::Mat grey(4, 4, CV_32FC1, cv::Scalar(0.4));
   grey.at<float>(0, 0) = 0.9f;
@@ -155,6 +274,17 @@ TEST(Augment, PresetsFollowThePaper) {
   EXPECT_EQ(blur_kernel_size(224, 0.1), 23);
   c.blur_p = 0.1;
   EXPECT_DOUBLE_EQ(AugmentOptions::from_config(c, 32).blur_p, 0.1);
+  // Named presets override the size rule: STL-10 (96 px) is ImageNet-like,
+  // and a 96 px image with the cifar preset gets CIFAR's values.
+  c.blur_p.reset();
+  c.preset = "stl10";
+  const auto stl = AugmentOptions::from_config(c, 96);
+  EXPECT_DOUBLE_EQ(stl.color_strength, 1.0);
+  EXPECT_DOUBLE_EQ(stl.blur_p, 0.5);
+  EXPECT_EQ(blur_kernel_size(96, 0.1), 9);
+  c.preset = "cifar";
+  EXPECT_DOUBLE_EQ(AugmentOptions::from_config(c, 96).color_strength, 0.5);
+  EXPECT_DOUBLE_EQ(AugmentOptions::from_config(c, 96).blur_p, 0.0);
 }
 
 TEST(Augment, CopyToTensorIsChannelFirst) {

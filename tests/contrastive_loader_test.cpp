@@ -36,7 +36,7 @@ TEST(ContrastiveLoader, BatchesAreIdenticalForAnyNumberOfWorkers) {
   auto ds = toy(dir);
   const auto reference = one_epoch(ds, 0, 3);
   ASSERT_EQ(reference.size(), 6u);  // 50 / 8, short tail dropped
-  for (int workers : {1, 2, 5}) {
+  for (int workers : {1, 2, 5, 8}) {
     const auto batches = one_epoch(ds, workers, 3);
     ASSERT_EQ(batches.size(), reference.size());
     for (size_t i = 0; i < batches.size(); ++i) {
@@ -45,6 +45,48 @@ TEST(ContrastiveLoader, BatchesAreIdenticalForAnyNumberOfWorkers) {
       EXPECT_TRUE(torch::equal(batches[i].indices, reference[i].indices));
     }
   }
+}
+
+TEST(ContrastiveLoader, ShardsPartitionTheEpochAndSplitTheGlobalBatch) {
+  TempDir dir;
+  auto ds = toy(dir, 53);
+  const auto whole = one_epoch(ds, 1, 2);  // global batch 8, 6 batches
+  for (int world : {2, 4}) {
+    std::vector<std::vector<ViewBatch>> shards;
+    for (int rank = 0; rank < world; ++rank) {
+      ContrastiveLoader loader(ds, small_augment(), {8, 2, 3, 99, true, rank, world});
+      EXPECT_EQ(loader.local_batch_size(), 8 / world);
+      EXPECT_EQ(loader.batches_per_epoch(), 6);
+      loader.start_epoch(2);
+      std::vector<ViewBatch> mine;
+      while (auto b = loader.next()) mine.push_back(*b);
+      shards.push_back(std::move(mine));
+    }
+    std::set<int64_t> seen;
+    size_t total = 0;
+    for (size_t b = 0; b < whole.size(); ++b) {
+      // The ranks' batches, in rank order, are the single-process batch.
+      std::vector<torch::Tensor> idx, v1, v2;
+      for (int rank = 0; rank < world; ++rank) {
+        idx.push_back(shards[rank][b].indices);
+        v1.push_back(shards[rank][b].view1);
+        v2.push_back(shards[rank][b].view2);
+        for (int64_t i = 0; i < shards[rank][b].indices.size(0); ++i) {
+          seen.insert(shards[rank][b].indices[i].item<int64_t>());
+          ++total;
+        }
+      }
+      EXPECT_TRUE(torch::equal(torch::cat(idx), whole[b].indices)) << world << " ranks, batch " << b;
+      EXPECT_TRUE(torch::equal(torch::cat(v1), whole[b].view1));
+      EXPECT_TRUE(torch::equal(torch::cat(v2), whole[b].view2));
+    }
+    // Disjoint and complete: every index of the epoch's full batches exactly once.
+    EXPECT_EQ(total, 48u);
+    EXPECT_EQ(seen.size(), 48u);
+  }
+  EXPECT_NE(error_of([&] { ContrastiveLoader(ds, small_augment(), {8, 1, 2, 0, true, 0, 3}); }).find("multiple of 3"),
+            std::string::npos);
+  EXPECT_THROW(ContrastiveLoader(ds, small_augment(), {8, 1, 2, 0, true, 2, 2}), Error);
 }
 
 TEST(ContrastiveLoader, EpochsShuffleDifferentlyAndViewsDiffer) {

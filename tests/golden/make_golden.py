@@ -124,6 +124,14 @@ def golden_augment():
     out["grayscale"] = tolist(TF.rgb_to_grayscale(img, num_output_channels=3))
     out["hflip"] = tolist(TF.hflip(img))
     out["blur_3_0.8"] = tolist(TF.gaussian_blur(img, [3, 3], [0.8, 0.8]))
+    out["solarize_0.5"] = tolist(TF.solarize(img, 0.5))
+    out["solarize_0.3"] = tolist(TF.solarize(img, 0.3))
+    # Rotation on a square image: torchvision's rotate by 90 k degrees
+    # (counter-clockwise) equals torch.rot90 on (H, W).
+    sq = img[:, :5, :5]
+    out["square"] = tolist(sq)
+    for k in (1, 2, 3):
+        out[f"rotate_{90 * k}"] = tolist(TF.rotate(sq, 90.0 * k))
     # Enlarging crop: rows 1..3, cols 2..5 (3x4) to 6x6, bilinear, half-pixel centres.
     out["crop_resize"] = {"top": 1, "left": 2, "height": 3, "width": 4, "size": 6,
                           "out": tolist(TF.resized_crop(img, 1, 2, 3, 4, [6, 6],

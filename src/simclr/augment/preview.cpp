@@ -16,7 +16,7 @@ namespace simclr::augment {
 PreviewResult write_augment_preview(const config::Config& config, const std::string& png_path, int images, int views) {
   SIMCLR_CHECK(images >= 1 && views >= 1, "augment-preview needs at least 1 image and 1 view, got {} and {}", images,
                views);
-  auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain, config.data.unlabeled);
+  auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
   const auto options = AugmentOptions::from_config(config.augment, dataset->image_side());
   const SimclrAugment augment(options);
   const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(images), dataset->size()));

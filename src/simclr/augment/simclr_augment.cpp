@@ -10,8 +10,34 @@
 
 namespace simclr::augment {
 
+namespace {
+// Same order as config::augment_op_names().
+constexpr Op kOps[] = {Op::kCrop,     Op::kFlip,   Op::kColor,  Op::kGrey,  Op::kBlur,
+                       Op::kSolarize, Op::kCutout, Op::kRotate, Op::kNoise, Op::kSobel};
+}  // namespace
+
+std::string to_string(Op op) { return config::augment_op_names().at(static_cast<size_t>(op)); }
+
+std::vector<Op> parse_pipeline(const std::string& text) {
+  const auto& names = config::augment_op_names();
+  static_assert(sizeof(kOps) / sizeof(kOps[0]) == 10, "kOps and augment_op_names() must list the same ops");
+  std::vector<Op> ops;
+  for (const auto& token : config::split_names(text)) {
+    if (token == "none") continue;
+    const auto it = std::find(names.begin(), names.end(), token);
+    if (it == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw Error(fmt::format("augment.pipeline: unknown operation '{}'; choose from: {} (or none)", token, known));
+    }
+    ops.push_back(kOps[it - names.begin()]);
+  }
+  return ops;
+}
+
 AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int image_side) {
   AugmentOptions o;
+  o.pipeline = parse_pipeline(c.pipeline);
   o.size = c.image_size > 0 ? static_cast<int>(c.image_size) : image_side;
   const bool small = c.preset == "cifar" || (c.preset == "auto" && o.size <= 64);
   o.crop_scale_min = c.crop_scale_min;
@@ -26,15 +52,41 @@ AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int i
   o.blur_kernel_fraction = c.blur_kernel_fraction;
   o.blur_sigma_min = c.blur_sigma_min;
   o.blur_sigma_max = c.blur_sigma_max;
+  o.solarize_p = c.solarize_p;
+  o.solarize_threshold = c.solarize_threshold;
+  o.cutout_p = c.cutout_p;
+  o.cutout_size = c.cutout_size;
+  o.rotate_p = c.rotate_p;
+  o.noise_p = c.noise_p;
+  o.noise_std = c.noise_std;
+  o.sobel_p = c.sobel_p;
   return o;
 }
 
 std::string AugmentOptions::describe() const {
-  return fmt::format(
-      "size {} | crop scale [{}, {}] ratio [{:.3f}, {:.3f}] | flip p={} | colour s={} p={} | grey p={} | blur p={} "
-      "kernel {} sigma [{}, {}]",
-      size, crop_scale_min, crop_scale_max, crop_ratio_min, crop_ratio_max, flip_p, color_strength, color_p,
-      grayscale_p, blur_p, blur_kernel_size(size, blur_kernel_fraction), blur_sigma_min, blur_sigma_max);
+  std::string out = fmt::format("size {}", size);
+  if (pipeline.empty()) out += " | no augmentation";
+  for (const Op op : pipeline) {
+    switch (op) {
+      case Op::kCrop:
+        out += fmt::format(" | crop scale [{}, {}] ratio [{:.3f}, {:.3f}]", crop_scale_min, crop_scale_max,
+                           crop_ratio_min, crop_ratio_max);
+        break;
+      case Op::kFlip: out += fmt::format(" | flip p={}", flip_p); break;
+      case Op::kColor: out += fmt::format(" | colour s={} p={}", color_strength, color_p); break;
+      case Op::kGrey: out += fmt::format(" | grey p={}", grayscale_p); break;
+      case Op::kBlur:
+        out += fmt::format(" | blur p={} kernel {} sigma [{}, {}]", blur_p, blur_kernel_size(size, blur_kernel_fraction),
+                           blur_sigma_min, blur_sigma_max);
+        break;
+      case Op::kSolarize: out += fmt::format(" | solarize p={} threshold {}", solarize_p, solarize_threshold); break;
+      case Op::kCutout: out += fmt::format(" | cutout p={} side {}", cutout_p, cutout_size); break;
+      case Op::kRotate: out += fmt::format(" | rotate p={}", rotate_p); break;
+      case Op::kNoise: out += fmt::format(" | noise p={} std {}", noise_p, noise_std); break;
+      case Op::kSobel: out += fmt::format(" | sobel p={}", sobel_p); break;
+    }
+  }
+  return out;
 }
 
 int blur_kernel_size(int side, double fraction) {
@@ -63,20 +115,74 @@ void SimclrAugment::color_jitter(cv::Mat& image, Rng& rng) const {
   }
 }
 
+void SimclrAugment::apply(Op op, cv::Mat& image, Rng& rng) const {
+  // Each op draws a fixed number of values whether or not it fires, so that
+  // changing one probability does not reshuffle the draws of the others.
+  const auto& o = options_;
+  switch (op) {
+    case Op::kCrop: {
+      const CropBox box = sample_crop(image.rows, image.cols, o.crop_scale_min, o.crop_scale_max, o.crop_ratio_min,
+                                      o.crop_ratio_max, rng);
+      image = resized_crop(image, box, o.size);
+      break;
+    }
+    case Op::kFlip:
+      if (rng.bernoulli(o.flip_p)) hflip(image);
+      break;
+    case Op::kColor:
+      if (rng.bernoulli(o.color_p)) color_jitter(image, rng);
+      break;
+    case Op::kGrey:
+      if (rng.bernoulli(o.grayscale_p)) to_grayscale(image);
+      break;
+    case Op::kBlur: {
+      const bool blur = rng.bernoulli(o.blur_p);
+      const double sigma = rng.uniform(o.blur_sigma_min, o.blur_sigma_max);
+      if (blur) gaussian_blur(image, blur_kernel_size(o.size, o.blur_kernel_fraction), sigma);
+      break;
+    }
+    case Op::kSolarize:
+      if (rng.bernoulli(o.solarize_p)) solarize(image, o.solarize_threshold);
+      break;
+    case Op::kCutout: {
+      const bool fire = rng.bernoulli(o.cutout_p);
+      const int cy = static_cast<int>(rng.below(static_cast<uint64_t>(image.rows)));
+      const int cx = static_cast<int>(rng.below(static_cast<uint64_t>(image.cols)));
+      if (fire) cutout(image, cy, cx, std::max(1, static_cast<int>(std::lround(o.cutout_size * o.size))));
+      break;
+    }
+    case Op::kRotate: {
+      const bool fire = rng.bernoulli(o.rotate_p);
+      const int turns = 1 + static_cast<int>(rng.below(3));
+      if (fire) rotate_quarter_turns(image, turns);
+      break;
+    }
+    case Op::kNoise: {
+      const bool fire = rng.bernoulli(o.noise_p);
+      const uint64_t seed = rng.next_u64();
+      if (fire) gaussian_noise(image, o.noise_std, seed);
+      break;
+    }
+    case Op::kSobel:
+      if (rng.bernoulli(o.sobel_p)) sobel_edges(image);
+      break;
+  }
+}
+
 cv::Mat SimclrAugment::operator()(const cv::Mat& image_u8, Rng& rng) const {
   const auto& o = options_;
-  const CropBox box = sample_crop(image_u8.rows, image_u8.cols, o.crop_scale_min, o.crop_scale_max, o.crop_ratio_min,
-                                  o.crop_ratio_max, rng);
-  // Crop and resize in 8 bits (4x less memory traffic), then go to float.
-  cv::Mat image = to_float(resized_crop(image_u8, box, o.size));
-  const bool flip = rng.bernoulli(o.flip_p);
-  const bool jitter = rng.bernoulli(o.color_p);
-  if (flip) hflip(image);
-  if (jitter) color_jitter(image, rng);
-  if (rng.bernoulli(o.grayscale_p)) to_grayscale(image);
-  const bool blur = rng.bernoulli(o.blur_p);
-  const double sigma = rng.uniform(o.blur_sigma_min, o.blur_sigma_max);
-  if (blur) gaussian_blur(image, blur_kernel_size(o.size, o.blur_kernel_fraction), sigma);
+  size_t next = 0;
+  cv::Mat image;
+  if (!o.pipeline.empty() && o.pipeline.front() == Op::kCrop) {
+    // Crop and resize in 8 bits (4x less memory traffic), then go to float.
+    const CropBox box = sample_crop(image_u8.rows, image_u8.cols, o.crop_scale_min, o.crop_scale_max,
+                                    o.crop_ratio_min, o.crop_ratio_max, rng);
+    image = to_float(resized_crop(image_u8, box, o.size));
+    next = 1;
+  } else {
+    image = eval_transform(image_u8, o.size);
+  }
+  for (; next < o.pipeline.size(); ++next) apply(o.pipeline[next], image, rng);
   return image;
 }
 

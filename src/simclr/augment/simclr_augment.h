@@ -1,20 +1,32 @@
-// The SimCLR view generator: random resized crop -> horizontal flip ->
-// colour jitter (p, random order) -> random greyscale -> Gaussian blur (p).
+// The SimCLR view generator. By default the paper's chain: random resized
+// crop -> horizontal flip -> colour jitter (p, random order) -> random
+// greyscale -> Gaussian blur (p). `augment.pipeline` composes any subset of
+// the operations below in any order (the paper's augmentation ablations,
+// BYOL-style solarization), each with its own probability and parameters.
 // Parameters come from AugmentConfig with the per-dataset preset resolved:
-// "cifar" (colour strength 0.5, no blur) for images of 64 px or less,
-// "imagenet" (strength 1, blur p=0.5) otherwise (SIMCLR.md, paper B.9).
+// "cifar" (colour strength 0.5, no blur), "stl10" and "imagenet" (strength 1,
+// blur p=0.5); "auto" picks cifar for images of 64 px or less (SIMCLR.md).
 #pragma once
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "simclr/config/config.h"
 #include "simclr/core/rng.h"
 
 namespace simclr::augment {
 
+enum class Op { kCrop, kFlip, kColor, kGrey, kBlur, kSolarize, kCutout, kRotate, kNoise, kSobel };
+
+// "crop,flip,color" -> ops, in order; names from config::augment_op_names().
+// An empty string or "none" is the identity (views are only resized).
+std::vector<Op> parse_pipeline(const std::string& text);
+std::string to_string(Op op);
+
 struct AugmentOptions {
+  std::vector<Op> pipeline = {Op::kCrop, Op::kFlip, Op::kColor, Op::kGrey, Op::kBlur};
   int size = 32;  // output side
   double crop_scale_min = 0.08, crop_scale_max = 1.0;
   double crop_ratio_min = 3.0 / 4.0, crop_ratio_max = 4.0 / 3.0;
@@ -22,6 +34,11 @@ struct AugmentOptions {
   double color_strength = 1.0, color_p = 0.8;
   double grayscale_p = 0.2;
   double blur_p = 0.5, blur_kernel_fraction = 0.1, blur_sigma_min = 0.1, blur_sigma_max = 2.0;
+  double solarize_p = 0.2, solarize_threshold = 0.5;
+  double cutout_p = 1.0, cutout_size = 0.5;  // square side as a fraction of the view side
+  double rotate_p = 1.0;                     // rotation by 90, 180 or 270 degrees
+  double noise_p = 1.0, noise_std = 0.1;
+  double sobel_p = 1.0;
 
   // Resolves presets and "auto" values for images whose side is `image_side`.
   static AugmentOptions from_config(const config::AugmentConfig& config, int image_side);
@@ -35,10 +52,13 @@ class SimclrAugment {
  public:
   explicit SimclrAugment(AugmentOptions options) : options_(std::move(options)) {}
   // One random view of an 8-bit image (1 or 3 channels): float [0,1], size x size.
+  // When the pipeline does not start with a crop, the image is first resized
+  // as for evaluation (shorter side to size, centre crop).
   cv::Mat operator()(const cv::Mat& image_u8, Rng& rng) const;
   const AugmentOptions& options() const { return options_; }
 
  private:
+  void apply(Op op, cv::Mat& image, Rng& rng) const;
   void color_jitter(cv::Mat& image, Rng& rng) const;
   AugmentOptions options_;
 };

@@ -119,6 +119,53 @@ void gaussian_blur(cv::Mat& image, int ksize, double sigma) {
   cv::GaussianBlur(image, image, cv::Size(ksize, ksize), sigma, sigma, cv::BORDER_REFLECT_101);
 }
 
+void solarize(cv::Mat& image, double threshold) {
+  const float t = static_cast<float>(threshold);
+  cv::Mat values = image.reshape(1);  // a view: every channel value as one float
+  values.forEach<float>([t](float& v, const int*) {
+    if (v >= t) v = 1.0f - v;
+  });
+}
+
+void rotate_quarter_turns(cv::Mat& image, int quarter_turns) {
+  switch (((quarter_turns % 4) + 4) % 4) {
+    case 1: cv::rotate(image, image, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    case 2: cv::rotate(image, image, cv::ROTATE_180); break;
+    case 3: cv::rotate(image, image, cv::ROTATE_90_CLOCKWISE); break;
+    default: break;
+  }
+}
+
+void cutout(cv::Mat& image, int cy, int cx, int side) {
+  const int y0 = std::clamp(cy - side / 2, 0, image.rows), y1 = std::clamp(cy - side / 2 + side, 0, image.rows);
+  const int x0 = std::clamp(cx - side / 2, 0, image.cols), x1 = std::clamp(cx - side / 2 + side, 0, image.cols);
+  if (y1 > y0 && x1 > x0) image(cv::Rect(x0, y0, x1 - x0, y1 - y0)).setTo(cv::Scalar::all(0));
+}
+
+void gaussian_noise(cv::Mat& image, double std, uint64_t seed) {
+  cv::Mat noise(image.size(), image.type());
+  cv::RNG rng(seed);
+  rng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(std));
+  image += noise;
+  clamp01(image);
+}
+
+void sobel_edges(cv::Mat& image) {
+  const cv::Mat grey = image.channels() == 3 ? grey_of(image) : image;
+  cv::Mat gx, gy, magnitude;
+  cv::Sobel(grey, gx, CV_32F, 1, 0, 3, 1, 0, cv::BORDER_REFLECT_101);
+  cv::Sobel(grey, gy, CV_32F, 0, 1, 3, 1, 0, cv::BORDER_REFLECT_101);
+  cv::magnitude(gx, gy, magnitude);
+  double max = 0;
+  cv::minMaxLoc(magnitude, nullptr, &max);
+  if (max > 0) magnitude /= max;  // a flat image stays black
+  if (image.channels() == 3) {
+    cv::cvtColor(magnitude, image, cv::COLOR_GRAY2RGB);
+  } else {
+    image = magnitude;
+  }
+}
+
 cv::Mat to_float(const cv::Mat& image_u8) {
   cv::Mat out;
   image_u8.convertTo(out, CV_32F, 1.0 / 255.0);

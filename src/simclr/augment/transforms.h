@@ -39,6 +39,25 @@ void to_grayscale(cv::Mat& image);                      // keeps the channel cou
 // as torchvision's gaussian_blur.
 void gaussian_blur(cv::Mat& image, int ksize, double sigma);
 
+// torchvision solarize: every value >= threshold becomes 1 - value.
+void solarize(cv::Mat& image, double threshold);
+
+// Rotates counter-clockwise by quarter_turns * 90 degrees, as torch.rot90 on
+// the (H, W) dimensions and torchvision's rotate(img, 90 k) on square images.
+void rotate_quarter_turns(cv::Mat& image, int quarter_turns);
+
+// Cutout (DeVries & Taylor 2017): a side x side square centred at (cy, cx),
+// clipped to the image, set to zero.
+void cutout(cv::Mat& image, int cy, int cx, int side);
+
+// Adds N(0, std^2) noise drawn from `seed` (cv::RNG), then clamps to [0, 1].
+void gaussian_noise(cv::Mat& image, double std, uint64_t seed);
+
+// Sobel edge magnitude of the grey image, sqrt(gx^2 + gy^2) with 3x3 kernels
+// and reflect padding, divided by its maximum so edges span [0, 1]; written
+// to every channel.
+void sobel_edges(cv::Mat& image);
+
 // 8-bit image to float in [0, 1].
 cv::Mat to_float(const cv::Mat& image_u8);
 

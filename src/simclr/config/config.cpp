@@ -78,11 +78,18 @@ std::vector<Field> fields(Config& c) {
       make("data.dataset", &c.data.dataset, "dataset format",
            one_of({"fashion-mnist", "mnist", "imagefolder", "cifar10", "cifar100", "cifar100-coarse", "stl10", "csv"})),
       make("data.unlabeled", &c.data.unlabeled, "pretraining also uses the unlabeled split (STL-10)"),
+      make("data.on_bad_image", &c.data.on_bad_image,
+           "unreadable image file: stop (name it and exit) or skip (use the next readable file, count it in the log)",
+           one_of({"stop", "skip"})),
       make("data.workers", &c.data.workers, "loader threads (0 = auto)", range(0, 256)),
       make("data.prefetch", &c.data.prefetch, "batches prepared ahead of the model", range(1, 64)),
 
-      make("augment.preset", &c.augment.preset, "per-dataset defaults: cifar (s=0.5, no blur) for <=64 px, else imagenet",
-           one_of({"auto", "cifar", "imagenet"})),
+      make("augment.pipeline", &c.augment.pipeline,
+           "operations in the order they run, any subset of: crop, flip, color, grey, blur, solarize, cutout, rotate, "
+           "noise, sobel (none = only resize)"),
+      make("augment.preset", &c.augment.preset,
+           "per-dataset defaults: cifar (s=0.5, no blur); stl10, imagenet (s=1, blur p=0.5); auto = cifar for <=64 px",
+           one_of({"auto", "cifar", "stl10", "imagenet"})),
       make("augment.image_size", &c.augment.image_size, "side of the augmented views (0 = the dataset's)", range(0, 4096)),
       make("augment.crop_scale_min", &c.augment.crop_scale_min, "random resized crop: smallest area fraction", range(1e-4, 1)),
       make("augment.crop_scale_max", &c.augment.crop_scale_max, "random resized crop: largest area fraction", range(1e-4, 1)),
@@ -97,6 +104,17 @@ std::vector<Field> fields(Config& c) {
            range(0.0, 1.0)),
       make("augment.blur_sigma_min", &c.augment.blur_sigma_min, "blur sigma lower bound", range(1e-3, 100)),
       make("augment.blur_sigma_max", &c.augment.blur_sigma_max, "blur sigma upper bound", range(1e-3, 100)),
+
+      make("augment.solarize_p", &c.augment.solarize_p, "solarization probability", range(0, 1)),
+      make("augment.solarize_threshold", &c.augment.solarize_threshold, "solarize values >= threshold (1 - x)",
+           range(0, 1)),
+      make("augment.cutout_p", &c.augment.cutout_p, "cutout probability", range(0, 1)),
+      make("augment.cutout_size", &c.augment.cutout_size, "cutout square side as a fraction of the view side",
+           range(0, 1)),
+      make("augment.rotate_p", &c.augment.rotate_p, "rotation (90, 180 or 270 degrees) probability", range(0, 1)),
+      make("augment.noise_p", &c.augment.noise_p, "Gaussian noise probability", range(0, 1)),
+      make("augment.noise_std", &c.augment.noise_std, "Gaussian noise standard deviation", range(0, 10)),
+      make("augment.sobel_p", &c.augment.sobel_p, "Sobel edge filter probability", range(0, 1)),
 
       make("model.arch", &c.model.arch, "encoder", one_of({"resnet18", "resnet34", "resnet50"})),
       make("model.width", &c.model.width, "channels of the first stage (64 = standard ResNet, 128 = 2x)", range(1, 1024)),
@@ -270,6 +288,11 @@ void validate(const Config& config) {
                a.crop_ratio_min, a.crop_ratio_max);
   SIMCLR_CHECK(a.blur_sigma_min <= a.blur_sigma_max, "augment.blur_sigma_min ({}) must not exceed augment.blur_sigma_max ({})",
                a.blur_sigma_min, a.blur_sigma_max);
+  for (const auto& op : split_names(a.pipeline)) {
+    const auto& names = augment_op_names();
+    SIMCLR_CHECK(op == "none" || std::find(names.begin(), names.end(), op) != names.end(),
+                 "config key 'augment.pipeline': unknown operation '{}'; choose from: {} (or none)", op, join(names));
+  }
   const auto& t = config.train;
   const int budgets = (t.epochs > 0) + (t.steps > 0) + (t.minutes > 0);
   SIMCLR_CHECK(budgets == 1,
@@ -277,6 +300,25 @@ void validate(const Config& config) {
                "--minutes); {} are set",
                budgets);
   parse_list(config.eval.weight_decays, "eval.weight_decays");  // throws on a malformed grid
+}
+
+const std::vector<std::string>& augment_op_names() {
+  static const std::vector<std::string> names = {"crop",     "flip",   "color",  "grey",  "blur",
+                                                 "solarize", "cutout", "rotate", "noise", "sobel"};
+  return names;
+}
+
+std::vector<std::string> split_names(const std::string& text, const std::string& key) {
+  std::vector<std::string> out;
+  if (text.find_first_not_of(" \t") == std::string::npos) return out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    SIMCLR_CHECK(b != std::string::npos, "config key '{}': empty item in '{}'", key, text);
+    out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
 }
 
 std::vector<double> parse_list(const std::string& text, const std::string& key) {

@@ -19,15 +19,18 @@ struct DataConfig {
   std::string path = "/usr/share/datasets/fashion-mnist";
   std::string dataset = "fashion-mnist";  // see data::dataset_names()
   bool unlabeled = false;                 // pretrain on train + unlabeled images (STL-10)
+  std::string on_bad_image = "stop";      // stop | skip: what an unreadable image file does
   int64_t workers = 0;                    // loader threads; 0 = auto
   int64_t prefetch = 4;                   // batches decoded ahead
 };
 
-// SimCLR augmentations (paper appendix A). Unset optional values come from the
-// preset: "cifar" (s=0.5, no blur) for images of 64 px or less, else
-// "imagenet" (s=1, blur p=0.5).
+// SimCLR augmentations (paper appendix A). `pipeline` lists the operations in
+// the order they run (any subset, any order; see augment_op_names()). Unset
+// optional values come from the preset: "cifar" (s=0.5, no blur), "stl10" and
+// "imagenet" (s=1, blur p=0.5); "auto" = cifar for images of 64 px or less.
 struct AugmentConfig {
-  std::string preset = "auto";  // auto | cifar | imagenet
+  std::string pipeline = "crop,flip,color,grey,blur";
+  std::string preset = "auto";  // auto | cifar | stl10 | imagenet
   int64_t image_size = 0;       // output side; 0 = the dataset's side
   double crop_scale_min = 0.08;
   double crop_scale_max = 1.0;
@@ -41,6 +44,14 @@ struct AugmentConfig {
   double blur_kernel_fraction = 0.1;
   double blur_sigma_min = 0.1;
   double blur_sigma_max = 2.0;
+  double solarize_p = 0.2;  // BYOL's second view
+  double solarize_threshold = 0.5;
+  double cutout_p = 1.0;
+  double cutout_size = 0.5;  // square side / view side
+  double rotate_p = 1.0;     // by 90, 180 or 270 degrees
+  double noise_p = 1.0;
+  double noise_std = 0.1;
+  double sobel_p = 1.0;
 };
 
 struct ModelConfig {
@@ -123,6 +134,12 @@ std::string to_yaml(const Config& config);
 
 // Checks every range and choice and the cross-key rules; throws simclr::Error.
 void validate(const Config& config);
+
+// The operations augment.pipeline may name, in a fixed order.
+const std::vector<std::string>& augment_op_names();
+
+// Splits "a, b,c" into trimmed names; throws naming `key` on an empty item.
+std::vector<std::string> split_names(const std::string& text, const std::string& key = "augment.pipeline");
 
 // Parses a comma-separated list of non-negative numbers (e.g. eval.weight_decays).
 std::vector<double> parse_list(const std::string& text, const std::string& key);

@@ -3,6 +3,10 @@
 #include <sched.h>
 #include <torch/torch.h>
 
+#include <opencv2/core.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <thread>
 
 namespace simclr {
@@ -28,6 +32,25 @@ int configure_torch_threads(int threads) {
   } catch (const std::exception&) {
   }
   return n;
+}
+
+std::string ThreadPlan::describe() const {
+  return fmt::format("{} cores: {} model (intra-op) threads, {} loader workers", cores, torch_threads, loader_workers);
+}
+
+ThreadPlan configure_threads(int torch_threads, int loader_workers) {
+  ThreadPlan plan;
+  plan.cores = available_cores();
+  plan.torch_threads = configure_torch_threads(torch_threads);
+  plan.loader_workers =
+      loader_workers > 0 ? loader_workers : std::max(1, std::min(4, plan.cores - plan.torch_threads + 1));
+  cv::setNumThreads(1);
+  if (plan.torch_threads + plan.loader_workers > 2 * plan.cores) {
+    spdlog::warn("{} model threads and {} loader workers on {} cores oversubscribe the CPU; lower --threads or "
+                 "--data.workers",
+                 plan.torch_threads, plan.loader_workers, plan.cores);
+  }
+  return plan;
 }
 
 std::string describe_compute() {

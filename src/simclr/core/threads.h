@@ -11,6 +11,24 @@ int available_cores();
 // threads <= 0 means every available core.
 int configure_torch_threads(int threads);
 
+// How the cores are split between LibTorch's intra-op threads (the model)
+// and the loader's worker threads (decode + augment). Set together so they do
+// not oversubscribe the cores: by default the model gets every core and the
+// loader max(1, min(4, cores - model + 1)) workers, because decoding and
+// augmenting a batch costs a few percent of a training step (see
+// docs/results.md), so one worker overlaps it without taking a core away.
+struct ThreadPlan {
+  int torch_threads = 1;
+  int loader_workers = 1;
+  int cores = 1;
+  std::string describe() const;
+};
+
+// Applies the plan: LibTorch intra-op threads, and OpenCV's own pool switched
+// off (cv::setNumThreads(1)) so that every OpenCV call inside a loader worker
+// stays on that worker's thread. 0 means auto for either count.
+ThreadPlan configure_threads(int torch_threads, int loader_workers);
+
 // One line describing the compute setup (threads, BLAS, ISA) for logs.
 std::string describe_compute();
 

@@ -21,6 +21,13 @@ ContrastiveLoader::ContrastiveLoader(std::shared_ptr<const Dataset> dataset, aug
     : dataset_(std::move(dataset)), augment_(std::move(augment)), options_(options) {
   SIMCLR_CHECK(options_.batch_size >= 2, "batch size {} is too small: a contrastive batch needs at least 2 images",
                options_.batch_size);
+  SIMCLR_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size,
+               "loader shard: rank {} is outside [0, world size {})", options_.rank, options_.world_size);
+  SIMCLR_CHECK(options_.batch_size % options_.world_size == 0 && local_batch_size() >= 1,
+               "batch size {} does not split evenly over {} processes; use a multiple of {}", options_.batch_size,
+               options_.world_size, options_.world_size);
+  SIMCLR_CHECK(options_.drop_last || options_.world_size == 1,
+               "a sharded loader must drop the last partial batch, so that every rank gets the same batch size");
   SIMCLR_CHECK(batches_per_epoch() > 0,
                "the dataset has {} images, fewer than one batch of {}; lower --batch-size or add images",
                dataset_->size(), options_.batch_size);
@@ -56,8 +63,8 @@ std::optional<ViewBatch> ContrastiveLoader::next() {
 }
 
 ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch) const {
-  const int64_t begin = batch * options_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const int64_t begin = batch * options_.batch_size + options_.rank * local_batch_size();
+  const int64_t end = std::min<int64_t>(begin + local_batch_size(), static_cast<int64_t>(order.size()));
   const int64_t n = end - begin;
   const int c = dataset_->channels(), s = augment_.options().size;
   ViewBatch out;

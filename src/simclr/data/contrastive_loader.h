@@ -4,6 +4,12 @@
 // of that epoch is augmented with an Rng seeded from (seed, e, i), so the
 // batches are bit-identical for any number of loader threads, and a resumed
 // run sees exactly the batches it would have seen.
+//
+// Sharding for data-parallel runs: every rank draws the same permutation and
+// global batch b is order[b*B, (b+1)*B); rank r of W takes the r-th slice of
+// B/W images of it. The ranks' batches of a step are therefore exactly the
+// single-process batch of the same global size, split in rank order, and the
+// shards of an epoch partition its indices.
 #pragma once
 #include <torch/torch.h>
 
@@ -29,11 +35,13 @@ struct ViewBatch {
 };
 
 struct LoaderOptions {
-  int64_t batch_size = 256;
+  int64_t batch_size = 256;  // global batch: images per step over all ranks
   int workers = 1;
   int prefetch = 4;
   uint64_t seed = 0;
   bool drop_last = true;  // a contrastive batch needs negatives: drop the short tail
+  int rank = 0;           // this process's shard, in [0, world_size)
+  int world_size = 1;     // batch_size must be a multiple of it
 };
 
 class ContrastiveLoader {
@@ -41,6 +49,8 @@ class ContrastiveLoader {
   ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment, LoaderOptions options);
 
   int64_t batches_per_epoch() const;
+  // Images in this rank's part of a full batch (batch_size / world_size).
+  int64_t local_batch_size() const { return options_.batch_size / options_.world_size; }
   // Starts epoch `epoch` at batch `first_batch` (to resume mid-epoch).
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the current epoch, or nullopt at its end.

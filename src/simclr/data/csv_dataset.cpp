@@ -24,7 +24,8 @@ bool is_integer(const std::string& s) {
 
 }  // namespace
 
-CsvDataset::CsvDataset(const std::string& csv_path) : FileListDataset("CSV list", csv_path) {
+CsvDataset::CsvDataset(const std::string& csv_path, bool skip_unreadable)
+    : FileListDataset("CSV list", csv_path, skip_unreadable) {
   std::ifstream in(csv_path);
   SIMCLR_CHECK(in.good(), "cannot open CSV file list '{}': missing or not readable", csv_path);
   const fs::path base = fs::path(csv_path).parent_path();
@@ -66,14 +67,14 @@ CsvDataset::CsvDataset(const std::string& csv_path) : FileListDataset("CSV list"
   set_files(std::move(files), std::move(labels), num_classes);
 }
 
-std::shared_ptr<CsvDataset> CsvDataset::open(const std::string& path, Split split) {
+std::shared_ptr<CsvDataset> CsvDataset::open(const std::string& path, Split split, bool skip_unreadable) {
   if (fs::is_directory(path)) {
     const auto csv = fs::path(path) / (split == Split::kTrain ? "train.csv" : "test.csv");
     SIMCLR_CHECK(fs::is_regular_file(csv), "folder '{}' has no '{}'; give --data a CSV file or a folder with train.csv and "
                  "test.csv", path, csv.filename().string());
-    return std::make_shared<CsvDataset>(csv.string());
+    return std::make_shared<CsvDataset>(csv.string(), skip_unreadable);
   }
-  return std::make_shared<CsvDataset>(path);
+  return std::make_shared<CsvDataset>(path, skip_unreadable);
 }
 
 }  // namespace simclr::data

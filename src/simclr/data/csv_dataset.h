@@ -15,8 +15,8 @@ namespace simclr::data {
 
 class CsvDataset : public FileListDataset {
  public:
-  explicit CsvDataset(const std::string& csv_path);
-  static std::shared_ptr<CsvDataset> open(const std::string& path, Split split);
+  explicit CsvDataset(const std::string& csv_path, bool skip_unreadable = false);
+  static std::shared_ptr<CsvDataset> open(const std::string& path, Split split, bool skip_unreadable = false);
 };
 
 }  // namespace simclr::data

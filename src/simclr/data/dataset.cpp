@@ -17,17 +17,21 @@ const std::vector<std::string>& dataset_names() {
 }
 
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
-                                      bool with_unlabeled) {
+                                      OpenOptions options) {
   if (name == "fashion-mnist" || name == "mnist") return IdxDataset::open_folder(path, split);
-  if (name == "imagefolder") return ImageFolderDataset::open(path, split);
+  if (name == "imagefolder") return ImageFolderDataset::open(path, split, options.skip_unreadable);
   if (name == "cifar10") return CifarDataset::open_folder(path, split, CifarLabel::kCifar10);
   if (name == "cifar100") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Fine);
   if (name == "cifar100-coarse") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Coarse);
-  if (name == "stl10") return Stl10Dataset::open_folder(path, split, with_unlabeled);
-  if (name == "csv") return CsvDataset::open(path, split);
+  if (name == "stl10") return Stl10Dataset::open_folder(path, split, options.with_unlabeled);
+  if (name == "csv") return CsvDataset::open(path, split, options.skip_unreadable);
   std::string known;
   for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error(fmt::format("unknown dataset format '{}'; choose one of: {}", name, known));
+}
+
+std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled) {
+  return open_dataset(data.dataset, data.path, split, {with_unlabeled && data.unlabeled, data.on_bad_image == "skip"});
 }
 
 }  // namespace simclr::data

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "simclr/config/config.h"
+
 namespace simclr::data {
 
 enum class Split { kTrain, kTest };
@@ -32,12 +34,22 @@ class Dataset {
   virtual int64_t label(size_t index) const = 0;
 };
 
-// Opens a dataset by format name (see dataset_names()). With
-// `with_unlabeled`, the training split also holds the format's unlabeled
-// images where it has them (STL-10), for pretraining. Throws simclr::Error
+struct OpenOptions {
+  // The training split also holds the format's unlabeled images where it
+  // has them (STL-10), for pretraining.
+  bool with_unlabeled = false;
+  // Image files that cannot be decoded are skipped and counted (file lists).
+  bool skip_unreadable = false;
+};
+
+// Opens a dataset by format name (see dataset_names()). Throws simclr::Error
 // naming the path and the fix when it cannot.
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
-                                      bool with_unlabeled = false);
+                                      OpenOptions options = {});
+
+// The same from the data section of the config; `with_unlabeled` adds the
+// unlabeled split when data.unlabeled asks for it (pretraining only).
+std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled = false);
 
 const std::vector<std::string>& dataset_names();
 

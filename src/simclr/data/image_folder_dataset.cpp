@@ -13,12 +13,14 @@ namespace {
 bool is_image_file(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+  const auto& known = image_extensions();
+  return std::find(known.begin(), known.end(), ext) != known.end();
 }
 
 }  // namespace
 
-ImageFolderDataset::ImageFolderDataset(const std::string& root) : FileListDataset("ImageFolder", root) {
+ImageFolderDataset::ImageFolderDataset(const std::string& root, bool skip_unreadable)
+    : FileListDataset("ImageFolder", root, skip_unreadable) {
   SIMCLR_CHECK(fs::is_directory(root), "image folder '{}' does not exist; pass --data with a folder of class folders",
                root);
   for (const auto& entry : fs::directory_iterator(root)) {
@@ -33,7 +35,9 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root) : FileListDatase
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(root) / classes_[c])) {
       if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path().string());
     }
-    SIMCLR_CHECK(!files.empty(), "class folder '{}' holds no .jpg, .jpeg or .png files; add images or remove the folder",
+    SIMCLR_CHECK(!files.empty(),
+                 "class folder '{}' holds no image files (.jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff); add images or "
+                 "remove the folder",
                  (fs::path(root) / classes_[c]).string());
     std::sort(files.begin(), files.end());
     for (auto& f : files) {
@@ -46,12 +50,13 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root) : FileListDatase
   set_files(std::move(all_files), std::move(labels), static_cast<int64_t>(classes_.size()));
 }
 
-std::shared_ptr<ImageFolderDataset> ImageFolderDataset::open(const std::string& root, Split split) {
+std::shared_ptr<ImageFolderDataset> ImageFolderDataset::open(const std::string& root, Split split,
+                                                             bool skip_unreadable) {
   const fs::path sub = fs::path(root) / (split == Split::kTrain ? "train" : "test");
   if (fs::is_directory(sub) && fs::is_directory(fs::path(root) / "train") && fs::is_directory(fs::path(root) / "test")) {
-    return std::make_shared<ImageFolderDataset>(sub.string());
+    return std::make_shared<ImageFolderDataset>(sub.string(), skip_unreadable);
   }
-  return std::make_shared<ImageFolderDataset>(root);
+  return std::make_shared<ImageFolderDataset>(root, skip_unreadable);
 }
 
 }  // namespace simclr::data

@@ -11,9 +11,9 @@ namespace simclr::eval {
 
 LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
   using Clock = std::chrono::steady_clock;
-  configure_torch_threads(static_cast<int>(config.train.threads));
-  auto train = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain);
-  auto test = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTest);
+  const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
+  auto train = data::open_dataset(config.data, data::Split::kTrain);
+  auto test = data::open_dataset(config.data, data::Split::kTest);
   const auto augment = augment::AugmentOptions::from_config(config.augment, train->image_side());
 
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
@@ -27,7 +27,7 @@ LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader*
   FeatureOptions feature_options;
   feature_options.size = augment.size;
   feature_options.batch_size = config.eval.batch_size;
-  feature_options.workers = config.data.workers > 0 ? static_cast<int>(config.data.workers) : 1;
+  feature_options.workers = threads.loader_workers;
   feature_options.channels_last = config.train.channels_last;
   feature_options.precision = train::resolve_precision(config.train.precision, device);
 

@@ -44,12 +44,6 @@ void truncate_metrics(const std::string& path, int64_t last_step) {
   write_text_atomically(path, kept);
 }
 
-int default_loader_workers(int torch_threads) {
-  // Decoding and augmenting small images costs far less than a training
-  // step; one worker overlaps it with compute without taking a core away.
-  return std::max(1, std::min(4, available_cores() - torch_threads + 1));
-}
-
 }  // namespace
 
 PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
@@ -71,12 +65,12 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
 
   const auto& tc = config.train;
-  const int threads = configure_torch_threads(static_cast<int>(tc.threads));
-  const int workers = config.data.workers > 0 ? static_cast<int>(config.data.workers) : default_loader_workers(threads);
+  const ThreadPlan threads = configure_threads(static_cast<int>(tc.threads), static_cast<int>(config.data.workers));
+  const int workers = threads.loader_workers;
   const torch::Device device = resolve_device(tc.device);
   const Precision precision = resolve_precision(tc.precision, device);
 
-  auto dataset = data::open_dataset(config.data.dataset, config.data.path, data::Split::kTrain, config.data.unlabeled);
+  auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
@@ -99,7 +93,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
 
   data::ContrastiveLoader loader(
       dataset, augment::SimclrAugment(augment_options),
-      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true});
+      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true, 0, 1});
   const int64_t per_epoch = loader.batches_per_epoch();
   // The schedule runs over steps, or over seconds for a wall-clock budget.
   const bool by_time = tc.minutes > 0;
@@ -118,9 +112,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   spdlog::info("augment: {}", augment_options.describe());
   int64_t n_params = 0;
   for (const auto& p : model->parameters()) n_params += p.numel();
-  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} {} | loader workers {} | {}",
-               config.model.arch, config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
-               model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), workers,
+  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} {} | {} | {}", config.model.arch,
+               config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
+               model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
                describe_compute());
   spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
                config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
