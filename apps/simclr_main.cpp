@@ -100,13 +100,15 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
                            {"epoch", r.state.epoch},
                            {"loss", r.last_loss},
                            {"pairs_per_s", r.mean_pairs_per_s},
+                           {"data_wait_fraction", r.data_wait_fraction},
                            {"elapsed_s", r.state.elapsed_seconds},
                            {"interrupted", r.interrupted}};
   simclr::write_text_atomically((fs::path(out) / "pretrain.json").string(), result.dump(2) + "\n");
   print_result(result, json,
-               fmt::format("pretrained {} steps ({:.1f} min, {:.1f} pairs/s), final loss {:.4f}\ncheckpoint: {}\n"
-                           "metrics:    {}",
-                           r.state.step, r.state.elapsed_seconds / 60, r.mean_pairs_per_s, r.last_loss, r.checkpoint,
+               fmt::format("pretrained {} steps ({:.1f} min, {:.1f} pairs/s, {:.1f}% waiting for data), final loss "
+                           "{:.4f}\ncheckpoint: {}\nmetrics:    {}",
+                           r.state.step, r.state.elapsed_seconds / 60, r.mean_pairs_per_s,
+                           100 * r.data_wait_fraction, r.last_loss, r.checkpoint,
                            (fs::path(out) / "metrics.jsonl").string()));
   if (r.interrupted) {
     spdlog::warn("interrupted at step {}; checkpoint saved. Continue with: simclr pretrain --out {} --resume",

@@ -21,7 +21,7 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
   const SimclrAugment augment(options);
   const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(images), dataset->size()));
   // Small images are enlarged (nearest neighbour) so each pixel stays visible.
-  const int tile = options.size * std::max(1, 96 / options.size);
+  const int tile = options.size * std::max(1, 64 / options.size);
   const int gap = 2;
   PreviewResult r{n, views + 1, (views + 1) * (tile + gap) + gap, n * (tile + gap) + gap};
   cv::Mat grid(r.height, r.width, CV_8UC3, cv::Scalar(255, 255, 255));
@@ -35,9 +35,11 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
     bgr.copyTo(grid(cv::Rect(gap + col * (tile + gap), gap + row * (tile + gap), tile, tile)));
   };
   for (int i = 0; i < n; ++i) {
-    const auto sample = dataset->get(static_cast<size_t>(i));
+    // Images spread evenly over the dataset, so sorted folders show several classes.
+    const size_t index = static_cast<size_t>(i) * dataset->size() / static_cast<size_t>(n);
+    const auto sample = dataset->get(index);
     place(eval_transform(sample.image, options.size), i, 0);
-    Rng rng = data::sample_rng(static_cast<uint64_t>(config.train.seed), 0, i);
+    Rng rng = data::sample_rng(static_cast<uint64_t>(config.train.seed), 0, static_cast<int64_t>(index));
     for (int v = 0; v < views; ++v) place(augment(sample.image, rng), i, v + 1);
   }
   write_atomically(png_path, [&](const std::string& tmp) {

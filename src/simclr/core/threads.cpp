@@ -43,7 +43,8 @@ ThreadPlan configure_threads(int torch_threads, int loader_workers) {
   plan.cores = available_cores();
   plan.torch_threads = configure_torch_threads(torch_threads);
   plan.loader_workers =
-      loader_workers > 0 ? loader_workers : std::max(1, std::min(4, plan.cores - plan.torch_threads + 1));
+      loader_workers > 0 ? loader_workers
+                         : std::max(1, std::min(16, std::max(plan.cores / 4, plan.cores - plan.torch_threads)));
   cv::setNumThreads(1);
   if (plan.torch_threads + plan.loader_workers > 2 * plan.cores) {
     spdlog::warn("{} model threads and {} loader workers on {} cores oversubscribe the CPU; lower --threads or "

@@ -13,10 +13,13 @@ int configure_torch_threads(int threads);
 
 // How the cores are split between LibTorch's intra-op threads (the model)
 // and the loader's worker threads (decode + augment). Set together so they do
-// not oversubscribe the cores: by default the model gets every core and the
-// loader max(1, min(4, cores - model + 1)) workers, because decoding and
-// augmenting a batch costs a few percent of a training step (see
-// docs/results.md), so one worker overlaps it without taking a core away.
+// not oversubscribe the cores. By default the model gets every core and the
+// loader the cores the model leaves, at least 1 and a quarter of the cores
+// (at most 16): decoding and augmenting a small-image batch costs a few
+// percent of a training step (docs/results.md), so on a laptop one worker
+// overlaps it without taking a core away, while 64 cores that train 30x
+// faster, or large JPEGs, get 16 workers. The training loop measures the
+// time it waits for data and warns when the loader is the bottleneck.
 struct ThreadPlan {
   int torch_threads = 1;
   int loader_workers = 1;

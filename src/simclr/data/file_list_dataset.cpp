@@ -59,9 +59,14 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
 }
 
 cv::Mat decode_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   SIMCLR_CHECK(in.good(), "cannot open image '{}': missing or not readable", path);
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::streamoff size = in.tellg();
+  SIMCLR_CHECK(size >= 0, "cannot read image '{}': not a regular file", path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  SIMCLR_CHECK(in.gcount() == size, "cannot read image '{}': read {} of {} bytes", path, in.gcount(), size);
   return decode_image_bytes(bytes, path);
 }
 

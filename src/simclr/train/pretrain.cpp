@@ -129,7 +129,8 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   auto save = [&] { io::save_checkpoint(checkpoint_path, config, model, optimizer, state); };
 
   int64_t steps_here = 0;
-  double seconds_here = 0;
+  double seconds_here = 0, wait_here = 0;  // wait: time the model waited for the loader
+  bool warned_starving = false;
   auto last_log = Clock::now(), last_live = Clock::now();
   const bool live = ::isatty(STDERR_FILENO) != 0;
   bool epoch_open = false;
@@ -140,6 +141,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     }
     const auto t0 = Clock::now();
     auto batch = loader.next();
+    const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
     if (!batch) {
       ++state.epoch;
       state.batch_in_epoch = 0;
@@ -179,12 +181,14 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     state.elapsed_seconds += dt;
     ++steps_here;
     seconds_here += dt;
+    wait_here += waited;
     result.last_loss = loss_value;
 
     nlohmann::json line = {{"step", state.step},      {"epoch", batch->epoch},
                            {"loss", loss_value},       {"lr", lr},
                            {"contrastive_top1", top1},
-                           {"pairs_per_s", n / dt},    {"elapsed_s", state.elapsed_seconds}};
+                           {"pairs_per_s", n / dt},    {"data_wait_s", waited},
+                           {"elapsed_s", state.elapsed_seconds}};
     metrics << line.dump() << "\n";
     metrics.flush();
 
@@ -210,6 +214,14 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       if (log_now) {
         spdlog::info("{}", line);
         last_log = Clock::now();
+        // The first batch includes the workers' start; judge from step 20 on.
+        const double wait_share = wait_here / seconds_here;
+        if (steps_here >= 20 && wait_share > 0.1 && !warned_starving) {
+          spdlog::warn("the model waited for data {:.0f}% of the time: the loader is the bottleneck; raise "
+                       "--data.workers (now {})",
+                       100 * wait_share, workers);
+          warned_starving = true;
+        }
       }
       last_live = Clock::now();
     }
@@ -218,6 +230,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   if (!result.interrupted) save();
   result.state = state;
   result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
+  result.data_wait_fraction = seconds_here > 0 ? wait_here / seconds_here : 0;
   return result;
 }
 

@@ -17,6 +17,7 @@ struct PretrainResult {
   io::TrainState state;
   double last_loss = 0;
   double mean_pairs_per_s = 0;  // over this invocation's steps
+  double data_wait_fraction = 0;  // share of step time spent waiting for the loader
   bool interrupted = false;     // stopped early by `stop`; resumable
   std::string checkpoint;
 };

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang and runs each for SECONDS
+# (default 180) on a copy of its checked-in corpus. Inputs that crash are
+# written to build-fuzz/artifacts/; add them to fuzz/corpus/<target>/ once
+# fixed, so tests/fuzz_corpus_test.cpp replays them in every test run.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: idx cifar stl10
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-180}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(idx cifar stl10)
+command -v clang++ >/dev/null || { echo "fuzz.sh needs clang (apt-get install clang)" >&2; exit 1; }
+cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz
+mkdir -p build-fuzz/artifacts
+declare -A max_len=([idx]=4096 [cifar]=8192 [stl10]=60000)
+for t in "${targets[@]}"; do
+  work=build-fuzz/corpus/$t
+  mkdir -p "$work"
+  cp -n fuzz/corpus/$t/* "$work"/ 2>/dev/null || true
+  echo "== fuzzing $t for ${seconds}s"
+  build-fuzz/${t}_fuzz "$work" -max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/${t}- 2>&1 | tail -n 12
+done

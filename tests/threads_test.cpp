@@ -1,0 +1,30 @@
+#include "simclr/core/threads.h"
+
+#include <opencv2/core.hpp>
+
+#include "test_util.h"
+
+namespace simclr {
+namespace {
+
+TEST(Threads, ModelAndLoaderThreadsArePlannedTogether) {
+  const int cores = available_cores();
+  ThreadPlan plan = configure_threads(1, 0);
+  EXPECT_EQ(plan.cores, cores);
+  EXPECT_EQ(plan.torch_threads, 1);
+  EXPECT_EQ(torch::get_num_threads(), 1);
+  // Auto workers: the cores the model leaves, at least a quarter of them.
+  EXPECT_EQ(plan.loader_workers, std::max(1, std::min(16, std::max(cores / 4, cores - 1))));
+  // OpenCV's own pool is off, so augmentation never adds threads of its own.
+  EXPECT_EQ(cv::getNumThreads(), 1);
+  plan = configure_threads(0, 3);
+  EXPECT_EQ(plan.torch_threads, cores);
+  EXPECT_EQ(torch::get_num_threads(), cores);
+  EXPECT_EQ(plan.loader_workers, 3);
+  plan = configure_threads(0, 0);
+  EXPECT_EQ(plan.loader_workers, std::max(1, std::min(16, cores / 4)));  // the model has every core
+  EXPECT_NE(plan.describe().find("loader workers"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace simclr
