@@ -181,6 +181,33 @@ TEST(Augment, PipelineRunsTheListedOpsInOrder) {
   }
 }
 
+TEST(Augment, SecondViewCanHaveItsOwnPipeline) {
+  // The paper's Figure 5 set-up: crop + the studied transformation on one
+  // branch, crop alone on the other.
+  config::AugmentConfig c;
+  c.pipeline = "crop,color";
+  c.pipeline_view2 = "crop";
+  c.color_p = 1;
+  const auto o = AugmentOptions::from_config(c, 16);
+  ASSERT_TRUE(o.pipeline_view2.has_value());
+  EXPECT_EQ(*o.pipeline_view2, std::vector<Op>{Op::kCrop});
+  EXPECT_NE(o.describe().find("second view: | crop"), std::string::npos) << o.describe();
+  const SimclrAugment augment(o);
+  const cv::Mat u8 = random_u8(16, 16, 3, 4);
+  // View 2 is a plain crop: exactly resized_crop with the box drawn from the same stream.
+  Rng a(9), b(9);
+  const cv::Mat v2 = augment(u8, a, 1);
+  const CropBox box = sample_crop(16, 16, o.crop_scale_min, o.crop_scale_max, o.crop_ratio_min, o.crop_ratio_max, b);
+  EXPECT_EQ(cv::norm(v2, to_float(resized_crop(u8, box, 16)), cv::NORM_INF), 0.0);
+  Rng c1(9);
+  EXPECT_GT(cv::norm(augment(u8, c1, 0), v2, cv::NORM_INF), 0.0);  // view 1 is colour-jittered
+  c.pipeline_view2 = "same";
+  EXPECT_FALSE(AugmentOptions::from_config(c, 16).pipeline_view2.has_value());
+  config::Config bad;
+  bad.augment.pipeline_view2 = "crop,blurr";
+  EXPECT_NE(testing::error_of([&] { config::validate(bad); }).find("augment.pipeline_view2"), std::string::npos);
+}
+
 TEST(Augment, ExtremeImageSizesGiveValidViews) {
   AugmentOptions o;
   o.size = 32;
@@ -233,6 +260,34 @@ TEST(Augment, CropSamplerRespectsScaleRatioAndBounds) {
   // mean lies below the uniform mean 0.54 but well above the minimum.
   EXPECT_GT(mean_scale, 0.35);
   EXPECT_LT(mean_scale, 0.56);
+}
+
+double decile(std::vector<double> v, int k) {
+  // Linear interpolation between order statistics, as numpy.quantile.
+  std::sort(v.begin(), v.end());
+  const double pos = (v.size() - 1) * k / 10.0;
+  const size_t i = static_cast<size_t>(pos);
+  return v[i] + (pos - i) * (v[std::min(i + 1, v.size() - 1)] - v[i]);
+}
+
+TEST(Augment, CropSamplerMatchesTorchvisionDistribution) {
+  // Deciles of area fraction and log aspect ratio against 20000 draws of
+  // torchvision's RandomResizedCrop.get_params (golden). With 20000 draws the
+  // sampling error of a decile is about 0.005; a wrong ratio law (uniform
+  // instead of log-uniform) or a missing rejection step moves them by > 0.02.
+  const auto& g = golden()["augment"]["crop_distribution"];
+  const int h = g["height"], w = g["width"], n = g["n"];
+  Rng rng(11);
+  std::vector<double> scales, log_ratios;
+  for (int i = 0; i < n; ++i) {
+    const auto b = sample_crop(h, w, 0.08, 1.0, 3.0 / 4, 4.0 / 3, rng);
+    scales.push_back(double(b.height) * b.width / (double(h) * w));
+    log_ratios.push_back(std::log(double(b.width) / b.height));
+  }
+  for (int k = 1; k <= 9; ++k) {
+    EXPECT_NEAR(decile(scales, k), g["scale_deciles"][k - 1].get<double>(), 0.015) << "scale decile " << k;
+    EXPECT_NEAR(decile(log_ratios, k), g["log_ratio_deciles"][k - 1].get<double>(), 0.015) << "log-ratio decile " << k;
+  }
 }
 
 TEST(Augment, CropFallsBackToCentreCropForExtremeImages) {

@@ -70,6 +70,27 @@ TEST(Cli, CorruptCheckpointIsReportedNotCrashed) {
   EXPECT_NE(r.output.find("cannot read checkpoint"), std::string::npos) << r.output;
 }
 
+TEST(Cli, UnreadableImagesStopTheRunOrAreSkippedOnRequest) {
+  TempDir data, dir;
+  for (int c = 0; c < 2; ++c) {
+    std::filesystem::create_directories(data / ("class" + std::to_string(c)));
+    for (int i = 0; i < 10; ++i) {
+      cv::Mat m(12, 12, CV_8UC3, cv::Scalar(20 * i, 100 * c, 7));
+      cv::imwrite(data / ("class" + std::to_string(c) + "/" + std::to_string(i) + ".png"), m);
+    }
+  }
+  std::ofstream(data / "class1/broken.jpg") << "\xff\xd8\xff garbage";
+  const std::string common = " --data " + data.str() +
+                             " --dataset imagefolder --width 4 --batch-size 21 --steps 2 --precision fp32";
+  auto r = run("pretrain --out " + dir / "stop" + common);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("broken.jpg"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("on_bad_image"), std::string::npos) << r.output;
+  r = run("pretrain --out " + dir / "skip" + common + " --data.on_bad_image skip");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipping unreadable image #1"), std::string::npos) << r.output;
+}
+
 TEST(Cli, PretrainThenLinearEvalWithJson) {
   TempDir data, dir;
   simclr::testing::write_toy_idx(data.str(), 64, 32);

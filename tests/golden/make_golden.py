@@ -137,7 +137,28 @@ def golden_augment():
                           "out": tolist(TF.resized_crop(img, 1, 2, 3, 4, [6, 6],
                                                         interpolation=TF.InterpolationMode.BILINEAR,
                                                         antialias=False))}
+    out["crop_distribution"] = golden_crop_distribution()
     return out
+
+
+def golden_crop_distribution():
+    # Deciles of the area fraction and log aspect ratio of torchvision's
+    # RandomResizedCrop.get_params on a 96x128 image (includes its rejection
+    # of crops that do not fit and its centre-crop fallback).
+    import numpy as np
+    g = torch.Generator().manual_seed(7)
+    torch.random.manual_seed(7)
+    img = torch.zeros(3, 96, 128)
+    scales, log_ratios = [], []
+    for _ in range(20000):
+        top, left, h, w = torchvision.transforms.RandomResizedCrop.get_params(img, [0.08, 1.0], [3 / 4, 4 / 3])
+        scales.append(h * w / (96 * 128))
+        log_ratios.append(math.log(w / h))
+    q = [i / 10 for i in range(1, 10)]
+    return {"height": 96, "width": 128, "n": 20000,
+            "scale_deciles": np.quantile(scales, q).tolist(),
+            "log_ratio_deciles": np.quantile(log_ratios, q).tolist(),
+            "scale_mean": float(np.mean(scales))}
 
 
 def main():

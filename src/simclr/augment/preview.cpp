@@ -40,7 +40,8 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
     const auto sample = dataset->get(index);
     place(eval_transform(sample.image, options.size), i, 0);
     Rng rng = data::sample_rng(static_cast<uint64_t>(config.train.seed), 0, static_cast<int64_t>(index));
-    for (int v = 0; v < views; ++v) place(augment(sample.image, rng), i, v + 1);
+    // Columns alternate first and second views, as the loader draws them.
+    for (int v = 0; v < views; ++v) place(augment(sample.image, rng, v % 2), i, v + 1);
   }
   write_atomically(png_path, [&](const std::string& tmp) {
     std::vector<uint8_t> png;

@@ -38,6 +38,7 @@ std::vector<Op> parse_pipeline(const std::string& text) {
 AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int image_side) {
   AugmentOptions o;
   o.pipeline = parse_pipeline(c.pipeline);
+  if (c.pipeline_view2 != "same") o.pipeline_view2 = parse_pipeline(c.pipeline_view2);
   o.size = c.image_size > 0 ? static_cast<int>(c.image_size) : image_side;
   const bool small = c.preset == "cifar" || (c.preset == "auto" && o.size <= 64);
   o.crop_scale_min = c.crop_scale_min;
@@ -63,29 +64,37 @@ AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int i
   return o;
 }
 
-std::string AugmentOptions::describe() const {
-  std::string out = fmt::format("size {}", size);
-  if (pipeline.empty()) out += " | no augmentation";
-  for (const Op op : pipeline) {
+namespace {
+std::string describe_ops(const AugmentOptions& o, const std::vector<Op>& ops) {
+  if (ops.empty()) return " | no augmentation";
+  std::string out;
+  for (const Op op : ops) {
     switch (op) {
       case Op::kCrop:
-        out += fmt::format(" | crop scale [{}, {}] ratio [{:.3f}, {:.3f}]", crop_scale_min, crop_scale_max,
-                           crop_ratio_min, crop_ratio_max);
+        out += fmt::format(" | crop scale [{}, {}] ratio [{:.3f}, {:.3f}]", o.crop_scale_min, o.crop_scale_max,
+                           o.crop_ratio_min, o.crop_ratio_max);
         break;
-      case Op::kFlip: out += fmt::format(" | flip p={}", flip_p); break;
-      case Op::kColor: out += fmt::format(" | colour s={} p={}", color_strength, color_p); break;
-      case Op::kGrey: out += fmt::format(" | grey p={}", grayscale_p); break;
+      case Op::kFlip: out += fmt::format(" | flip p={}", o.flip_p); break;
+      case Op::kColor: out += fmt::format(" | colour s={} p={}", o.color_strength, o.color_p); break;
+      case Op::kGrey: out += fmt::format(" | grey p={}", o.grayscale_p); break;
       case Op::kBlur:
-        out += fmt::format(" | blur p={} kernel {} sigma [{}, {}]", blur_p, blur_kernel_size(size, blur_kernel_fraction),
-                           blur_sigma_min, blur_sigma_max);
+        out += fmt::format(" | blur p={} kernel {} sigma [{}, {}]", o.blur_p,
+                           blur_kernel_size(o.size, o.blur_kernel_fraction), o.blur_sigma_min, o.blur_sigma_max);
         break;
-      case Op::kSolarize: out += fmt::format(" | solarize p={} threshold {}", solarize_p, solarize_threshold); break;
-      case Op::kCutout: out += fmt::format(" | cutout p={} side {}", cutout_p, cutout_size); break;
-      case Op::kRotate: out += fmt::format(" | rotate p={}", rotate_p); break;
-      case Op::kNoise: out += fmt::format(" | noise p={} std {}", noise_p, noise_std); break;
-      case Op::kSobel: out += fmt::format(" | sobel p={}", sobel_p); break;
+      case Op::kSolarize: out += fmt::format(" | solarize p={} threshold {}", o.solarize_p, o.solarize_threshold); break;
+      case Op::kCutout: out += fmt::format(" | cutout p={} side {}", o.cutout_p, o.cutout_size); break;
+      case Op::kRotate: out += fmt::format(" | rotate p={}", o.rotate_p); break;
+      case Op::kNoise: out += fmt::format(" | noise p={} std {}", o.noise_p, o.noise_std); break;
+      case Op::kSobel: out += fmt::format(" | sobel p={}", o.sobel_p); break;
     }
   }
+  return out;
+}
+}  // namespace
+
+std::string AugmentOptions::describe() const {
+  std::string out = fmt::format("size {}{}", size, describe_ops(*this, pipeline));
+  if (pipeline_view2) out += " || second view:" + describe_ops(*this, *pipeline_view2);
   return out;
 }
 
@@ -169,11 +178,12 @@ void SimclrAugment::apply(Op op, cv::Mat& image, Rng& rng) const {
   }
 }
 
-cv::Mat SimclrAugment::operator()(const cv::Mat& image_u8, Rng& rng) const {
+cv::Mat SimclrAugment::operator()(const cv::Mat& image_u8, Rng& rng, int view) const {
   const auto& o = options_;
+  const std::vector<Op>& ops = view == 1 && o.pipeline_view2 ? *o.pipeline_view2 : o.pipeline;
   size_t next = 0;
   cv::Mat image;
-  if (!o.pipeline.empty() && o.pipeline.front() == Op::kCrop) {
+  if (!ops.empty() && ops.front() == Op::kCrop) {
     // Crop and resize in 8 bits (4x less memory traffic), then go to float.
     const CropBox box = sample_crop(image_u8.rows, image_u8.cols, o.crop_scale_min, o.crop_scale_max,
                                     o.crop_ratio_min, o.crop_ratio_max, rng);
@@ -182,7 +192,7 @@ cv::Mat SimclrAugment::operator()(const cv::Mat& image_u8, Rng& rng) const {
   } else {
     image = eval_transform(image_u8, o.size);
   }
-  for (; next < o.pipeline.size(); ++next) apply(o.pipeline[next], image, rng);
+  for (; next < ops.size(); ++next) apply(ops[next], image, rng);
   return image;
 }
 

@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ std::string to_string(Op op);
 
 struct AugmentOptions {
   std::vector<Op> pipeline = {Op::kCrop, Op::kFlip, Op::kColor, Op::kGrey, Op::kBlur};
+  // The second view's operations when they differ (the paper's Figure 5
+  // ablations transform one branch only); unset = `pipeline`.
+  std::optional<std::vector<Op>> pipeline_view2;
   int size = 32;  // output side
   double crop_scale_min = 0.08, crop_scale_max = 1.0;
   double crop_ratio_min = 3.0 / 4.0, crop_ratio_max = 4.0 / 3.0;
@@ -53,8 +57,9 @@ class SimclrAugment {
   explicit SimclrAugment(AugmentOptions options) : options_(std::move(options)) {}
   // One random view of an 8-bit image (1 or 3 channels): float [0,1], size x size.
   // When the pipeline does not start with a crop, the image is first resized
-  // as for evaluation (shorter side to size, centre crop).
-  cv::Mat operator()(const cv::Mat& image_u8, Rng& rng) const;
+  // as for evaluation (shorter side to size, centre crop). `view` 1 is the
+  // second view of a pair, which uses pipeline_view2 when it is set.
+  cv::Mat operator()(const cv::Mat& image_u8, Rng& rng, int view = 0) const;
   const AugmentOptions& options() const { return options_; }
 
  private:

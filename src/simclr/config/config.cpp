@@ -87,6 +87,8 @@ std::vector<Field> fields(Config& c) {
       make("augment.pipeline", &c.augment.pipeline,
            "operations in the order they run, any subset of: crop, flip, color, grey, blur, solarize, cutout, rotate, "
            "noise, sobel (none = only resize)"),
+      make("augment.pipeline_view2", &c.augment.pipeline_view2,
+           "the second view's operations (same = as augment.pipeline); e.g. crop for the paper's one-branch ablations"),
       make("augment.preset", &c.augment.preset,
            "per-dataset defaults: cifar (s=0.5, no blur); stl10, imagenet (s=1, blur p=0.5); auto = cifar for <=64 px",
            one_of({"auto", "cifar", "stl10", "imagenet"})),
@@ -288,10 +290,14 @@ void validate(const Config& config) {
                a.crop_ratio_min, a.crop_ratio_max);
   SIMCLR_CHECK(a.blur_sigma_min <= a.blur_sigma_max, "augment.blur_sigma_min ({}) must not exceed augment.blur_sigma_max ({})",
                a.blur_sigma_min, a.blur_sigma_max);
-  for (const auto& op : split_names(a.pipeline)) {
-    const auto& names = augment_op_names();
-    SIMCLR_CHECK(op == "none" || std::find(names.begin(), names.end(), op) != names.end(),
-                 "config key 'augment.pipeline': unknown operation '{}'; choose from: {} (or none)", op, join(names));
+  for (const std::string key : {"pipeline", "pipeline_view2"}) {
+    const std::string& text = key == "pipeline" ? a.pipeline : a.pipeline_view2;
+    if (key == "pipeline_view2" && text == "same") continue;
+    for (const auto& op : split_names(text, "augment." + key)) {
+      const auto& names = augment_op_names();
+      SIMCLR_CHECK(op == "none" || std::find(names.begin(), names.end(), op) != names.end(),
+                   "config key 'augment.{}': unknown operation '{}'; choose from: {} (or none)", key, op, join(names));
+    }
   }
   const auto& t = config.train;
   const int budgets = (t.epochs > 0) + (t.steps > 0) + (t.minutes > 0);

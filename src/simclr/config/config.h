@@ -30,6 +30,7 @@ struct DataConfig {
 // "imagenet" (s=1, blur p=0.5); "auto" = cifar for images of 64 px or less.
 struct AugmentConfig {
   std::string pipeline = "crop,flip,color,grey,blur";
+  std::string pipeline_view2 = "same";  // the second view's pipeline ("same" = pipeline)
   std::string preset = "auto";  // auto | cifar | stl10 | imagenet
   int64_t image_size = 0;       // output side; 0 = the dataset's side
   double crop_scale_min = 0.08;

@@ -79,7 +79,7 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
     const Sample sample = dataset_->get(static_cast<size_t>(index));
     Rng rng = sample_rng(options_.seed, epoch, index);
     augment::copy_to_tensor(augment_(sample.image, rng), out.view1[i]);
-    augment::copy_to_tensor(augment_(sample.image, rng), out.view2[i]);
+    augment::copy_to_tensor(augment_(sample.image, rng, 1), out.view2[i]);
     out.labels.data_ptr<int64_t>()[i] = sample.label;
     out.indices.data_ptr<int64_t>()[i] = index;
   }

@@ -32,9 +32,9 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   SIMCLR_CHECK(std::filesystem::is_regular_file(path), "cannot read '{}': no such file", path);
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files unchanged
   SIMCLR_CHECK(f != nullptr, "cannot open '{}': permission denied or not a file", path);
-  gzbuffer(f, 1 << 20);
+  gzbuffer(f, 1 << 18);
   std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 20);
+  std::vector<uint8_t> chunk(1 << 16);
   while (true) {
     const int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
     if (n < 0) {
