@@ -11,9 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "simclr/augment/preview.h"
+#include "simclr/data/dataset.h"
+#include "simclr/eval/eval_model.h"
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
+#include "simclr/eval/embed.h"
+#include "simclr/eval/finetune.h"
+#include "simclr/eval/knn.h"
 #include "simclr/eval/linear_eval.h"
+#include "simclr/io/torchscript_export.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
 #include "simclr/train/pretrain.h"
@@ -36,6 +42,8 @@ const std::map<std::string, std::string> kAliases = {
     {"model.width", "--width"},       {"train.batch_size", "--batch-size"}, {"train.epochs", "--epochs"},
     {"train.steps", "--steps"},       {"train.minutes", "--minutes"},       {"train.threads", "--threads"},
     {"train.seed", "--seed"},         {"loss.temperature", "--temperature"}, {"train.precision", "--precision"},
+    {"eval.knn_k", "--k"},            {"finetune.label_fraction", "--label-fraction"},
+    {"eval.feature_layer", "--layer"},
 };
 
 // Every config key becomes `--section.key` (and its alias); values are kept
@@ -118,22 +126,51 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
   return 0;
 }
 
-int run_linear_eval(const Overrides& overrides, const std::string& checkpoint, bool random_init,
-                    const std::string& out, bool json) {
+// The config and checkpoint an evaluation command works on: the checkpoint's
+// own config (the model as it was trained) with the command line on top.
+struct EvalInput {
   Config config;
   std::unique_ptr<simclr::io::CheckpointReader> reader;
-  SIMCLR_CHECK(!checkpoint.empty() || random_init,
-               "give --checkpoint RUN_DIR (or its checkpoint.pt), or --random-init for the untrained baseline");
-  if (!checkpoint.empty()) {
-    reader = std::make_unique<simclr::io::CheckpointReader>(checkpoint);
-    config = reader->config();  // the model as it was trained
+  simclr::io::CheckpointReader* weights() const { return random_init ? nullptr : reader.get(); }
+  bool random_init = false;
+  // <run dir>/<name>.json, or <run dir>/<name>_random_init.json
+  std::string result_path(const std::string& name) const {
+    if (!reader) return "";
+    return (fs::path(reader->path()).parent_path() / (name + (random_init ? "_random_init" : "") + ".json")).string();
   }
-  overrides.apply(config);
-  simclr::config::validate(config);
-  const auto r = simclr::eval::linear_eval(config, random_init ? nullptr : reader.get());
+};
+
+EvalInput eval_input(const Overrides& overrides, const std::string& checkpoint, bool random_init) {
+  EvalInput in;
+  in.random_init = random_init;
+  const bool init_weights = std::any_of(overrides.values.begin(), overrides.values.end(),
+                                        [](const auto& kv) { return kv.first == "model.init_weights"; });
+  SIMCLR_CHECK(!checkpoint.empty() || random_init || init_weights,
+               "give --checkpoint RUN_DIR (or its checkpoint.pt), --random-init for the untrained baseline, or "
+               "--model.init_weights FILE for PyTorch weights");
+  if (!checkpoint.empty()) {
+    in.reader = std::make_unique<simclr::io::CheckpointReader>(checkpoint);
+    in.config = in.reader->config();
+  }
+  overrides.apply(in.config);
+  simclr::config::validate(in.config);
+  return in;
+}
+
+int run_linear_eval(const Overrides& overrides, const std::string& checkpoint, bool random_init,
+                    const std::string& out, bool json) {
+  const EvalInput in = eval_input(overrides, checkpoint, random_init);
+  const auto& reader = in.reader;
+  const auto r = simclr::eval::linear_eval(in.config, in.weights());
+  nlohmann::json grid = nlohmann::json::array();
+  for (size_t i = 0; i < r.weight_decays.size() && i < r.probe.holdout_top1.size(); ++i) {
+    grid.push_back({{"weight_decay", r.weight_decays[i]}, {"holdout_top1", r.probe.holdout_top1[i]}});
+  }
   nlohmann::json result = {{"top1", r.probe.top1},
                            {"top5", r.probe.top5},
+                           {"feature_layer", r.feature_layer},
                            {"weight_decay", r.probe.weight_decay},
+                           {"weight_decay_grid", grid},
                            {"train_top1", r.probe.train_top1},
                            {"train_size", r.train_size},
                            {"test_size", r.test_size},
@@ -143,17 +180,127 @@ int run_linear_eval(const Overrides& overrides, const std::string& checkpoint, b
                            {"feature_seconds", r.feature_seconds},
                            {"probe_seconds", r.probe_seconds}};
   std::string out_path = out;
-  if (out_path.empty() && reader) {
-    out_path = (fs::path(reader->path()).parent_path() /
-                (random_init ? "linear_eval_random_init.json" : "linear_eval.json"))
-                   .string();
+  if (out_path.empty()) {
+    out_path = in.result_path(r.feature_layer == "h" ? "linear_eval" : "linear_eval_" + r.feature_layer);
   }
   if (!out_path.empty()) simclr::write_text_atomically(out_path, result.dump(2) + "\n");
   print_result(result, json,
-               fmt::format("linear eval ({}): top-1 {:.2f}%  top-5 {:.2f}%  (L2 {:g}; {} train / {} test images){}",
-                           random_init ? "random init" : "pretrained", 100 * r.probe.top1, 100 * r.probe.top5,
+               fmt::format("linear eval ({}, on {}): top-1 {:.2f}%  top-5 {:.2f}%  (L2 {:g} chosen on a hold-out; {} "
+                           "train / {} test images){}",
+                           random_init ? "random init" : "pretrained", r.feature_layer, 100 * r.probe.top1,
+                           100 * r.probe.top5,
                            r.probe.weight_decay, r.train_size, r.test_size,
                            out_path.empty() ? "" : "\nresult: " + out_path));
+  return 0;
+}
+
+int run_knn_eval(const Overrides& overrides, const std::string& checkpoint, bool random_init, bool json) {
+  const EvalInput in = eval_input(overrides, checkpoint, random_init);
+  const auto r = simclr::eval::knn_eval(in.config, in.weights());
+  nlohmann::json result = {{"top1", r.knn.top1},         {"top5", r.knn.top5},
+                           {"k", r.k},                   {"temperature", r.temperature},
+                           {"feature_layer", r.feature_layer}, {"train_size", r.train_size},
+                           {"test_size", r.test_size},   {"feature_dim", r.feature_dim},
+                           {"random_init", in.random_init}, {"checkpoint", in.reader ? in.reader->path() : ""},
+                           {"feature_seconds", r.feature_seconds}, {"knn_seconds", r.knn_seconds}};
+  const std::string out_path = in.result_path(r.feature_layer == "h" ? "knn_eval" : "knn_eval_" + r.feature_layer);
+  if (!out_path.empty()) simclr::write_text_atomically(out_path, result.dump(2) + "\n");
+  print_result(result, json,
+               fmt::format("kNN eval (k={}, T={:g}, on {}): top-1 {:.2f}%  top-5 {:.2f}%  ({} train / {} test images)",
+                           r.k, r.temperature, r.feature_layer, 100 * r.knn.top1, 100 * r.knn.top5, r.train_size,
+                           r.test_size));
+  return 0;
+}
+
+int run_finetune(const Overrides& overrides, const std::string& checkpoint, bool random_init, bool json) {
+  const EvalInput in = eval_input(overrides, checkpoint, random_init);
+  const auto r = simclr::eval::finetune(in.config, in.weights());
+  nlohmann::json result = {{"top1", r.top1},
+                           {"top5", r.top5},
+                           {"label_fraction", in.config.finetune.label_fraction},
+                           {"labeled_images", r.labeled},
+                           {"from_layer", r.from_layer},
+                           {"epochs", r.epochs},
+                           {"steps", r.steps},
+                           {"train_top1", r.train_top1},
+                           {"random_init", in.random_init},
+                           {"checkpoint", in.reader ? in.reader->path() : ""},
+                           {"seconds", r.seconds}};
+  const std::string out_path =
+      in.result_path(fmt::format("finetune_{:g}pct_{}", 100 * in.config.finetune.label_fraction, r.from_layer));
+  if (!out_path.empty()) simclr::write_text_atomically(out_path, result.dump(2) + "\n");
+  print_result(result, json,
+               fmt::format("fine-tuned ({}) from {} on {} labeled images ({:g}%): top-1 {:.2f}%  top-5 {:.2f}%",
+                           in.random_init ? "from scratch" : "pretrained", r.from_layer, r.labeled,
+                           100 * in.config.finetune.label_fraction, 100 * r.top1, 100 * r.top5));
+  return 0;
+}
+
+int run_embed(const Overrides& overrides, const std::string& checkpoint, bool random_init, const std::string& split,
+              const std::string& out, bool json) {
+  const EvalInput in = eval_input(overrides, checkpoint, random_init);
+  const auto r = simclr::eval::embed(in.config, in.weights(), split, out);
+  nlohmann::json result = {{"npy", r.npy_path}, {"index", r.index_path}, {"rows", r.rows}, {"dim", r.dim},
+                           {"feature_layer", in.config.eval.feature_layer}, {"split", split}};
+  print_result(result, json,
+               fmt::format("wrote {} ({} x {} float32) and {}", r.npy_path, r.rows, r.dim, r.index_path));
+  return 0;
+}
+
+int run_export(const Overrides& overrides, const std::string& checkpoint, bool with_head, const std::string& out,
+               bool json) {
+  const EvalInput in = eval_input(overrides, checkpoint, false);
+  SIMCLR_CHECK(in.reader, "simclr export needs --checkpoint RUN_DIR");
+  auto train = simclr::data::open_dataset(in.config.data, simclr::data::Split::kTrain);
+  auto m = simclr::eval::load_eval_model(in.config, in.reader.get(), *train);
+  m.model->to(torch::kCPU);
+  simclr::io::ExportInfo info;
+  info.input_size = m.image_size;
+  info.input_channels = m.channels;
+  info.source = in.reader->path();
+  info.config_yaml = simclr::config::to_yaml(in.config);
+  const auto meta = simclr::io::export_torchscript(m.model, info, with_head, out);
+  nlohmann::json result = {{"file", out}, {"info", meta}};
+  print_result(result, json,
+               fmt::format("exported {} (input {}x{}x{} float in [0,1] NCHW, output h of {} values{}) to {}",
+                           meta["arch"].get<std::string>(), m.channels, m.image_size, m.image_size,
+                           meta["feature_dim"].get<int64_t>(), with_head ? "; project(h) gives z" : "", out));
+  return 0;
+}
+
+int run_info(const std::string& file, bool json) {
+  SIMCLR_CHECK(fs::is_regular_file(file) || fs::is_directory(file), "'{}' does not exist", file);
+  nlohmann::json result;
+  std::string human;
+  const fs::path checkpoint = fs::is_directory(file) ? fs::path(file) / simclr::io::kCheckpointFile : fs::path(file);
+  bool is_checkpoint = false;
+  try {
+    simclr::io::CheckpointReader reader(checkpoint.string());
+    is_checkpoint = true;
+    const auto& c = reader.config();
+    result = {{"kind", "checkpoint"},       {"file", reader.path()},     {"step", reader.state().step},
+              {"epoch", reader.state().epoch}, {"arch", c.model.arch},    {"width", c.model.width},
+              {"dataset", c.data.dataset},  {"data", c.data.path}};
+    human = fmt::format("simclr checkpoint {}: {} width {}, step {}, epoch {}, trained on {} '{}'", reader.path(),
+                        c.model.arch, c.model.width, reader.state().step, reader.state().epoch, c.data.dataset,
+                        c.data.path);
+  } catch (const std::exception&) {  // not a checkpoint: try an exported module
+    if (fs::is_directory(file)) throw;
+  }
+  if (!is_checkpoint) {
+    const auto meta = simclr::io::read_export_info(file);
+    result = {{"kind", "torchscript"}, {"file", file}, {"info", meta}};
+    const auto& input = meta["input"];
+    human = fmt::format(
+        "TorchScript export {}: {} width {} ({} stem); input {} {} {}x{}x{} in {}; forward -> h ({} values){}\n"
+        "preprocessing: {}\nfrom: {}",
+        file, meta["arch"].get<std::string>(), meta["width"].get<int64_t>(), meta["stem"].get<std::string>(),
+        input["dtype"].get<std::string>(), input["layout"].get<std::string>(), input["channels"].get<int64_t>(),
+        input["size"].get<int64_t>(), input["size"].get<int64_t>(), input["range"].get<std::string>(),
+        meta["feature_dim"].get<int64_t>(), meta["with_head"].get<bool>() ? "; project(h) -> z" : "",
+        meta["preprocessing"].get<std::string>(), meta["source"].get<std::string>());
+  }
+  print_result(result, json, human);
   return 0;
 }
 
@@ -196,6 +343,42 @@ int main(int argc, char** argv) {
   linear->add_flag("--json", json, "print the result as one JSON object on stdout");
   eval_overrides.add_to(linear);
 
+  // The evaluation commands share one set of overrides (they never run together).
+  Overrides knn_overrides, finetune_overrides, embed_overrides, export_overrides;
+  auto* knn = app.add_subcommand("knn-eval", "weighted kNN classification of test images by frozen features");
+  knn->add_option("--checkpoint", checkpoint, "run directory or checkpoint.pt written by pretrain");
+  knn->add_flag("--random-init", random_init, "evaluate the randomly initialised encoder (baseline)");
+  knn->add_flag("--json", json, "print the result as one JSON object on stdout");
+  knn_overrides.add_to(knn);
+
+  auto* fine = app.add_subcommand("finetune", "fine-tune the encoder on a class-balanced fraction of the labels");
+  fine->add_option("--checkpoint", checkpoint, "run directory or checkpoint.pt written by pretrain");
+  fine->add_flag("--random-init", random_init, "train the same network from scratch on the same labels");
+  fine->add_flag("--json", json, "print the result as one JSON object on stdout");
+  finetune_overrides.add_to(fine);
+
+  std::string split = "test";
+  auto* emb = app.add_subcommand("embed", "images to embeddings: FILE.npy (float32) and FILE.index.csv");
+  emb->add_option("--checkpoint", checkpoint, "run directory or checkpoint.pt written by pretrain");
+  emb->add_flag("--random-init", random_init, "embed with the randomly initialised encoder");
+  emb->add_option("--split", split, "train or test")->capture_default_str();
+  emb->add_option("--out", out, "the .npy file to write")->required();
+  emb->add_flag("--json", json, "print the result as one JSON object on stdout");
+  embed_overrides.add_to(emb);
+
+  bool with_head = false;
+  auto* exp = app.add_subcommand("export", "the encoder as a TorchScript module for torch.jit.load");
+  exp->add_option("--checkpoint", checkpoint, "run directory or checkpoint.pt written by pretrain")->required();
+  exp->add_option("--out", out, "the .pt file to write")->required();
+  exp->add_flag("--with-head", with_head, "also export the projection head as project(h)");
+  exp->add_flag("--json", json, "print the result as one JSON object on stdout");
+  export_overrides.add_to(exp);
+
+  std::string info_file;
+  auto* info = app.add_subcommand("info", "what a checkpoint or an exported module holds and expects");
+  info->add_option("file", info_file, "checkpoint, run directory or exported .pt")->required();
+  info->add_flag("--json", json, "print the result as one JSON object on stdout");
+
   Overrides preview_overrides;
   int preview_images = 8, preview_views = 6;
   std::string preview_out;
@@ -216,6 +399,11 @@ int main(int argc, char** argv) {
     if (*pretrain) return run_pretrain(pretrain_overrides, out, resume, json);
     if (*linear) return run_linear_eval(eval_overrides, checkpoint, random_init, result_file, json);
     if (*preview) return run_augment_preview(preview_overrides, preview_out, preview_images, preview_views, json);
+    if (*knn) return run_knn_eval(knn_overrides, checkpoint, random_init, json);
+    if (*fine) return run_finetune(finetune_overrides, checkpoint, random_init, json);
+    if (*emb) return run_embed(embed_overrides, checkpoint, random_init, split, out, json);
+    if (*exp) return run_export(export_overrides, checkpoint, with_head, out, json);
+    if (*info) return run_info(info_file, json);
   } catch (const simclr::Error& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -91,6 +91,58 @@ TEST(Cli, UnreadableImagesStopTheRunOrAreSkippedOnRequest) {
   EXPECT_NE(r.output.find("skipping unreadable image #1"), std::string::npos) << r.output;
 }
 
+TEST(Cli, EvaluationAndExportCommands) {
+  TempDir data, dir;
+  simclr::testing::write_toy_idx(data.str(), 64, 32);
+  ASSERT_EQ(run("pretrain --out " + dir / "run" + " --data " + data.str() +
+                " --dataset mnist --width 4 --batch-size 16 --steps 2 --precision fp32 --json",
+                true)
+                .code,
+            0);
+  auto r = run("knn-eval --checkpoint " + dir / "run" + " --k 5 --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["k"], 5);
+  EXPECT_EQ(j["test_size"], 32);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/knn_eval.json"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "run/features"));  // cached for the next evaluation
+  r = run("linear-eval --checkpoint " + dir / "run" + " --layer z --eval.max_iter 20 --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["feature_layer"], "z");
+  EXPECT_EQ(j["feature_dim"], 128);  // z: the default head_dim
+  r = run("embed --checkpoint " + dir / "run" + " --split train --out " + dir / "e.npy" + " --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["rows"], 64);
+  EXPECT_TRUE(std::filesystem::exists(dir / "e.index.csv"));
+  r = run("export --checkpoint " + dir / "run" + " --out " + dir / "m.pt" + " --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("info " + dir / "m.pt" + " --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["kind"], "torchscript");
+  EXPECT_EQ(j["info"]["input"]["size"], 12);
+  EXPECT_EQ(j["info"]["input"]["channels"], 1);
+  r = run("info " + dir / "run" + " --json", true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["kind"], "checkpoint");
+  // Bad input: named, non-zero, no crash.
+  std::ofstream(dir / "junk.pt") << "junk";
+  for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"info " + dir / "junk.pt", "junk.pt"},
+           {"embed --checkpoint " + dir / "run" + " --split val --out " + dir / "x.npy", "--split"},
+           {"knn-eval", "--checkpoint"},
+           {"linear-eval --checkpoint " + dir / "run" + " --layer head7", "head7"},
+           {"pretrain --out " + dir / "w" + " --data " + data.str() + " --dataset mnist --steps 1 --model.init_weights " +
+                dir / "junk.pt",
+            "junk.pt"}}) {
+    const auto bad = run(args);
+    EXPECT_EQ(bad.code, 1) << args << "\n" << bad.output;
+    EXPECT_NE(bad.output.find(expect), std::string::npos) << args << "\n" << bad.output;
+  }
+}
+
 TEST(Cli, PretrainThenLinearEvalWithJson) {
   TempDir data, dir;
   simclr::testing::write_toy_idx(data.str(), 64, 32);

@@ -124,6 +124,7 @@ TEST(ContrastiveLoader, WorkerErrorsReachTheConsumer) {
     int channels() const override { return 1; }
     int image_side() const override { return 8; }
     std::string describe() const override { return "broken"; }
+    std::string source(size_t i) const override { return std::to_string(i); }
   };
   augment::AugmentOptions o;
   o.size = 8;

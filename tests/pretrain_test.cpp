@@ -48,6 +48,31 @@ TEST(Pretrain, LossDecreasesAndMetricsAreWritten) {
   EXPECT_DOUBLE_EQ(m[0]["lr"].get<double>(), 0.0);  // warm-up starts at 0, as the official schedule
 }
 
+TEST(Pretrain, KnnMonitorWritesItsAccuracyEveryNStepsAndAtTheEnd) {
+  TempDir data, run;
+  write_toy_idx(data.str(), 64, 16);
+  auto config = toy_config(data.str());
+  config.train.steps = 5;
+  config.eval.knn_every_steps = 2;
+  config.eval.knn_k = 5;
+  config.eval.knn_monitor_train = 40;
+  pretrain(config, run / "r", false);
+  std::vector<nlohmann::json> knn;
+  for (const auto& line : read_metrics(run / "r")) {
+    if (line.contains("knn_top1")) knn.push_back(line);
+  }
+  ASSERT_EQ(knn.size(), 3u);  // steps 2, 4 and the end (5)
+  EXPECT_EQ(knn[0]["step"], 2);
+  EXPECT_EQ(knn[2]["step"], 5);
+  EXPECT_EQ(knn[0]["knn_bank"], 40);
+  EXPECT_EQ(knn[0]["knn_queries"], 16);
+  for (const auto& k : knn) {
+    EXPECT_GE(k["knn_top1"].get<double>(), 0.0);
+    EXPECT_LE(k["knn_top1"].get<double>(), 1.0);
+    EXPECT_EQ(k["knn_top5"].get<double>(), 1.0);  // two classes
+  }
+}
+
 TEST(Pretrain, InterruptedRunResumesToTheSameWeights) {
   TempDir data, run;
   write_toy_idx(data.str(), 64, 16);

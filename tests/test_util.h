@@ -95,7 +95,10 @@ inline std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
 // bright blob sits (left or right half), over a coarse random 4x4 pattern of
 // each image's own, so views of one image share something the model can
 // learn to match in a few steps, and a linear probe can tell the classes.
-inline void write_toy_idx(const std::string& dir, int n_train, int n_test, int side = 12, bool gzip = true) {
+// With `vertical`, the blob is in the top or bottom half instead, so that the
+// classes survive a horizontal flip (for supervised fine-tuning).
+inline void write_toy_idx(const std::string& dir, int n_train, int n_test, int side = 12, bool gzip = true,
+                          bool vertical = false) {
   std::mt19937 gen(7);
   std::uniform_int_distribution<int> noise(0, 120);
   auto make = [&](int n, const std::string& prefix) {
@@ -108,7 +111,9 @@ inline void write_toy_idx(const std::string& dir, int n_train, int n_test, int s
       for (int& p : pattern) p = noise(gen);
       for (int y = 0; y < side; ++y) {
         for (int x = 0; x < side; ++x) {
-          const bool blob = (label == 0 ? x < side / 2 : x >= side / 2) && y > side / 4 && y < 3 * side / 4;
+          const int along = vertical ? y : x, across = vertical ? x : y;
+          const bool blob =
+              (label == 0 ? along < side / 2 : along >= side / 2) && across > side / 4 && across < 3 * side / 4;
           im[y * side + x] = static_cast<uint8_t>((blob ? 120 : 0) + pattern[(y * 4 / side) * 4 + x * 4 / side]);
         }
       }

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -125,6 +126,8 @@ std::vector<Field> fields(Config& c) {
       make("model.head_layers", &c.model.head_layers, "projection head layers (2 = Linear-BN-ReLU-Linear)", range(1, 8)),
       make("model.head_hidden", &c.model.head_hidden, "head hidden width (0 = encoder output dimension)", range(0, 65536)),
       make("model.head_dim", &c.model.head_dim, "projection dimension of z", range(1, 65536)),
+      make("model.init_weights", &c.model.init_weights,
+           "start the encoder from a PyTorch ResNet state dict (torch.save) or TorchScript file, torchvision names"),
 
       make("loss.temperature", &c.loss.temperature, "NT-Xent temperature tau", range(1e-4, 100)),
 
@@ -156,6 +159,28 @@ std::vector<Field> fields(Config& c) {
       make("eval.batch_size", &c.eval.batch_size, "images per feature-extraction batch", range(1, 1 << 20)),
       make("eval.weight_decays", &c.eval.weight_decays, "linear probe L2 grid, chosen on a held-out 10% of train"),
       make("eval.max_iter", &c.eval.max_iter, "linear probe L-BFGS iterations", range(1, 100000)),
+      make("eval.feature_layer", &c.eval.feature_layer,
+           "frozen features from h (encoder), headK (after K hidden head blocks) or z (head output)"),
+      make("eval.cache_features", &c.eval.cache_features, "cache extracted features next to the checkpoint"),
+      make("eval.knn_k", &c.eval.knn_k, "neighbours of the weighted kNN classifier", range(1, 100000)),
+      make("eval.knn_temperature", &c.eval.knn_temperature, "kNN weight exp(similarity / T)", range(1e-4, 100)),
+      make("eval.knn_every_steps", &c.eval.knn_every_steps, "online kNN monitor in pretraining every N steps (0 = off)",
+           range(0, none)),
+      make("eval.knn_monitor_train", &c.eval.knn_monitor_train, "train images in the monitor's kNN bank",
+           range(1, none)),
+      make("eval.knn_monitor_test", &c.eval.knn_monitor_test, "test images the monitor classifies", range(1, none)),
+
+      make("finetune.label_fraction", &c.finetune.label_fraction, "fraction of the labels, class-balanced, from the seed",
+           range(1e-6, 1)),
+      make("finetune.epochs", &c.finetune.epochs, "epochs over the labeled subset (0 = 60 for <=1%, else 30)",
+           range(0, none)),
+      make("finetune.batch_size", &c.finetune.batch_size, "images per fine-tuning step", range(1, 1 << 20)),
+      make("finetune.lr", &c.finetune.lr, "peak learning rate (Nesterov momentum SGD, cosine decay)", range(1e-8, 100)),
+      make("finetune.momentum", &c.finetune.momentum, "momentum", range(0, 0.9999)),
+      make("finetune.weight_decay", &c.finetune.weight_decay, "weight decay (not on BN and bias)", range(0, 1)),
+      make("finetune.from_layer", &c.finetune.from_layer, "classifier input: h or headK (SimCLRv2: head1)"),
+      make("finetune.crop_scale_min", &c.finetune.crop_scale_min, "random resized crop smallest area fraction",
+           range(1e-4, 1)),
   };
 }
 
@@ -306,6 +331,25 @@ void validate(const Config& config) {
                "--minutes); {} are set",
                budgets);
   parse_list(config.eval.weight_decays, "eval.weight_decays");  // throws on a malformed grid
+  feature_layer_blocks(config.eval.feature_layer, config.model.head_layers, "eval.feature_layer");
+  const int64_t ft = feature_layer_blocks(config.finetune.from_layer, config.model.head_layers, "finetune.from_layer");
+  SIMCLR_CHECK(ft < config.model.head_layers, "config key 'finetune.from_layer': fine-tune from h or a hidden head "
+               "layer (head1..head{}), not z", config.model.head_layers - 1);
+}
+
+int64_t feature_layer_blocks(const std::string& name, int64_t head_layers, const std::string& key) {
+  if (name == "h") return 0;
+  if (name == "z") return head_layers;
+  int64_t k = -1;
+  if (name.size() > 4 && name.rfind("head", 0) == 0 &&
+      std::all_of(name.begin() + 4, name.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    k = std::stoll(name.substr(4));
+  }
+  SIMCLR_CHECK(k >= 1 && k < head_layers,
+               "config key '{}': '{}' is not a layer of this model; use h, z{}", key, name,
+               head_layers > 1 ? fmt::format(" or head1..head{} (the head has {} layers)", head_layers - 1, head_layers)
+                               : std::string(" (the head has 1 layer, so no hidden one)"));
+  return k;
 }
 
 const std::vector<std::string>& augment_op_names() {

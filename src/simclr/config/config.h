@@ -62,6 +62,7 @@ struct ModelConfig {
   int64_t head_layers = 2;        // Linear-BN-ReLU repeated, then Linear
   int64_t head_hidden = 0;        // 0 = the encoder's output dimension
   int64_t head_dim = 128;         // z dimension
+  std::string init_weights;       // PyTorch ResNet state dict or TorchScript module to start the encoder from
 };
 
 struct LossConfig {
@@ -97,6 +98,26 @@ struct EvalConfig {
   int64_t batch_size = 512;
   std::string weight_decays = "0,1e-6,1e-5,1e-4,1e-3";  // L2 grid, chosen on a held-out 10%
   int64_t max_iter = 500;                              // L-BFGS iterations
+  std::string feature_layer = "h";  // h | head1..head{L-1} | z: where frozen features are read
+  bool cache_features = true;       // keep extracted features next to the checkpoint
+  int64_t knn_k = 200;              // weighted kNN (Wu et al. 2018)
+  double knn_temperature = 0.1;
+  int64_t knn_every_steps = 0;      // online kNN monitor during pretraining (0 = off)
+  int64_t knn_monitor_train = 10000;  // images of the labeled train split in the monitor's bank
+  int64_t knn_monitor_test = 2000;    // test images the monitor classifies
+};
+
+// Semi-supervised fine-tuning of the whole encoder on a class-balanced
+// fraction of the labels (paper section 6, SimCLRv2 from a head layer).
+struct FinetuneConfig {
+  double label_fraction = 0.1;
+  int64_t epochs = 0;           // 0 = the paper's: 60 for <= 1% of the labels, else 30
+  int64_t batch_size = 64;
+  double lr = 0.05;             // momentum SGD (Nesterov), cosine decay
+  double momentum = 0.9;
+  double weight_decay = 0;
+  std::string from_layer = "h";  // h | head1..head{L-1}: the classifier's input (SimCLRv2: head1)
+  double crop_scale_min = 0.08;  // light augmentation: random resized crop + flip
 };
 
 struct Config {
@@ -107,6 +128,7 @@ struct Config {
   OptimConfig optim;
   TrainConfig train;
   EvalConfig eval;
+  FinetuneConfig finetune;
 };
 
 // One entry of the key table: where the value lives, what it means, what is allowed.
@@ -135,6 +157,10 @@ std::string to_yaml(const Config& config);
 
 // Checks every range and choice and the cross-key rules; throws simclr::Error.
 void validate(const Config& config);
+
+// Where features are read: "h" -> 0 head blocks, "headK" -> K, "z" -> all
+// head_layers. Throws naming `key` for anything else.
+int64_t feature_layer_blocks(const std::string& name, int64_t head_layers, const std::string& key);
 
 // The operations augment.pipeline may name, in a fixed order.
 const std::vector<std::string>& augment_op_names();

@@ -101,6 +101,11 @@ const uint8_t* CifarDataset::record(size_t index) const {
   return files_[f]->data() + static_cast<size_t>(r) * (label_bytes_ + kCifarPixels);
 }
 
+std::string CifarDataset::source(size_t index) const {
+  SIMCLR_CHECK(index < size(), "sample index {} out of range ({} samples)", index, size());
+  return files_[index_[index].first]->path() + "#" + std::to_string(index_[index].second);
+}
+
 int64_t CifarDataset::label(size_t index) const {
   const uint8_t* rec = record(index);
   return label_ == CifarLabel::kCifar100Coarse ? rec[0] : rec[label_bytes_ - 1];
@@ -183,6 +188,11 @@ Sample Stl10Dataset::get(size_t index) const {
     }
   }
   return {image, y};
+}
+
+std::string Stl10Dataset::source(size_t index) const {
+  SIMCLR_CHECK(index < size(), "sample index {} out of range ({} samples)", index, size());
+  return images_[index_[index].first]->path() + "#" + std::to_string(index_[index].second);
 }
 
 std::string Stl10Dataset::describe() const {

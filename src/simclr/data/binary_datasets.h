@@ -51,6 +51,7 @@ class CifarDataset : public Dataset {
   int channels() const override { return 3; }
   int image_side() const override { return 32; }
   std::string describe() const override;
+  std::string source(size_t index) const override;
 
  private:
   const uint8_t* record(size_t index) const;
@@ -75,6 +76,7 @@ class Stl10Dataset : public Dataset {
   int channels() const override { return 3; }
   int image_side() const override { return 96; }
   std::string describe() const override;
+  std::string source(size_t index) const override;
 
  private:
   std::vector<std::unique_ptr<MappedFile>> images_, labels_;  // labels_[f] null when unlabeled

@@ -38,12 +38,16 @@ int64_t ContrastiveLoader::batches_per_epoch() const {
   return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
-std::vector<int64_t> ContrastiveLoader::epoch_order(int64_t epoch) const {
-  std::vector<int64_t> order(dataset_->size());
+std::vector<int64_t> shuffled_order(size_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  Rng rng(derive_seed(options_.seed, kShuffleStream, static_cast<uint64_t>(epoch)));
+  Rng rng(derive_seed(seed, kShuffleStream, static_cast<uint64_t>(epoch)));
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   return order;
+}
+
+std::vector<int64_t> ContrastiveLoader::epoch_order(int64_t epoch) const {
+  return shuffled_order(dataset_->size(), options_.seed, epoch);
 }
 
 void ContrastiveLoader::start_epoch(int64_t epoch, int64_t first_batch) {
@@ -84,6 +88,30 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
     out.indices.data_ptr<int64_t>()[i] = index;
   }
   return out;
+}
+
+std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
+                                                                   augment::SimclrAugment augment, int64_t batch_size,
+                                                                   uint64_t seed, int64_t epoch, int workers,
+                                                                   int prefetch) {
+  const int64_t n = static_cast<int64_t>(dataset->size());
+  auto order = std::make_shared<std::vector<int64_t>>(shuffled_order(static_cast<size_t>(n), seed, epoch));
+  const int64_t count = (n + batch_size - 1) / batch_size;
+  const int size = augment.options().size;
+  return std::make_unique<ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
+    const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
+    EvalBatch out;
+    out.images = torch::empty({end - begin, dataset->channels(), size, size});
+    out.labels = torch::empty({end - begin}, torch::kLong);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t index = (*order)[static_cast<size_t>(i)];
+      const Sample sample = dataset->get(static_cast<size_t>(index));
+      Rng rng = sample_rng(seed, epoch, index);
+      augment::copy_to_tensor(augment(sample.image, rng), out.images[i - begin]);
+      out.labels.data_ptr<int64_t>()[i - begin] = sample.label;
+    }
+    return out;
+  });
 }
 
 std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,

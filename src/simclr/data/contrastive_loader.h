@@ -27,6 +27,9 @@ namespace simclr::data {
 // of a sample draw from it, in order (view 1, then view 2).
 Rng sample_rng(uint64_t seed, int64_t epoch, int64_t index);
 
+// The permutation of 0..n-1 that epoch `epoch` visits, drawn from (seed, epoch).
+std::vector<int64_t> shuffled_order(size_t n, uint64_t seed, int64_t epoch);
+
 struct ViewBatch {
   torch::Tensor view1, view2;  // [B, C, S, S] float32 in [0, 1]
   torch::Tensor labels;        // [B] int64 (unused by pretraining; for monitors)
@@ -73,6 +76,14 @@ struct EvalBatch {
   torch::Tensor images;  // [B, C, S, S] float32 in [0, 1]
   torch::Tensor labels;  // [B] int64
 };
+
+// Labeled batches of one augmented view per image (supervised fine-tuning):
+// epoch `epoch` is a permutation drawn from (seed, epoch), the short tail is
+// kept, and sample i is augmented from sample_rng(seed, epoch, i).
+std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
+                                                                   augment::SimclrAugment augment, int64_t batch_size,
+                                                                   uint64_t seed, int64_t epoch, int workers,
+                                                                   int prefetch);
 
 std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
                                                              int64_t batch_size, int workers, int prefetch);

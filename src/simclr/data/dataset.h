@@ -32,6 +32,9 @@ class Dataset {
   virtual std::string describe() const = 0;  // one line for logs
   // Label of a sample without decoding its image.
   virtual int64_t label(size_t index) const = 0;
+  // Where a sample comes from, for embedding indexes: its file path, or
+  // "file#record" for formats that pack many images in one file.
+  virtual std::string source(size_t index) const = 0;
 };
 
 struct OpenOptions {

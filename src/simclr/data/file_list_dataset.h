@@ -39,6 +39,7 @@ class FileListDataset : public Dataset {
   int image_side() const override { return side_; }
   std::string describe() const override;
   const std::string& path(size_t index) const { return files_.at(index); }
+  std::string source(size_t index) const override { return files_.at(index); }
   // Files found unreadable so far (only with skip_unreadable).
   size_t skipped() const { return skipped_.load(); }
 

@@ -24,6 +24,7 @@ class IdxDataset : public Dataset {
   int channels() const override { return 1; }
   int image_side() const override { return rows_; }
   std::string describe() const override;
+  std::string source(size_t index) const override { return images_path_ + "#" + std::to_string(index); }
 
  private:
   std::string images_path_;

@@ -12,6 +12,8 @@ namespace simclr::eval {
 
 struct LinearEvalResult {
   LinearProbeResult probe;
+  std::string feature_layer;          // h, headK or z
+  std::vector<double> weight_decays;  // the L2 grid; probe.holdout_top1 holds its hold-out scores
   int64_t train_size = 0, test_size = 0, feature_dim = 0;
   double feature_seconds = 0, probe_seconds = 0;
 };
@@ -20,5 +22,8 @@ struct LinearEvalResult {
 // the eval.* options. Without a checkpoint the encoder is the random one
 // that pretraining starts from (initialised from train.seed): the baseline.
 LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint);
+
+// Where features of a checkpoint are cached: <run dir>/features ("" without one).
+std::string feature_cache_dir(const io::CheckpointReader* checkpoint);
 
 }  // namespace simclr::eval

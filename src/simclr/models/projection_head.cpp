@@ -19,6 +19,26 @@ ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) {
   }
   mlp->push_back(nn::Linear(dim, o.out_dim()));
   register_module("mlp", mlp);
+  layers_ = o.layers();
+  in_dim_ = o.in_dim();
+  hidden_dim_ = hidden;
+  out_dim_ = o.out_dim();
+}
+
+torch::Tensor ProjectionHeadImpl::forward_to(const torch::Tensor& h, int64_t blocks) {
+  TORCH_INTERNAL_ASSERT(blocks >= 0 && blocks <= layers_);
+  if (blocks == layers_) return mlp->forward(h);
+  torch::Tensor x = h;
+  for (int64_t b = 0; b < blocks; ++b) {  // each hidden block is mlp[3b..3b+2]: Linear, BatchNorm1d, ReLU
+    x = mlp[static_cast<size_t>(3 * b)]->as<nn::Linear>()->forward(x);
+    x = mlp[static_cast<size_t>(3 * b + 1)]->as<nn::BatchNorm1d>()->forward(x);
+    x = torch::relu(x);
+  }
+  return x;
+}
+
+int64_t ProjectionHeadImpl::output_dim(int64_t blocks) const {
+  return blocks == 0 ? in_dim_ : blocks == layers_ ? out_dim_ : hidden_dim_;
 }
 
 }  // namespace simclr::models

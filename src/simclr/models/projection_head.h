@@ -19,10 +19,17 @@ class ProjectionHeadImpl : public torch::nn::Module {
  public:
   explicit ProjectionHeadImpl(const ProjectionHeadOptions& options);
   torch::Tensor forward(const torch::Tensor& h) { return mlp->forward(h); }
+  // The output after the first `blocks` hidden blocks (Linear-BN-ReLU):
+  // 0 is h itself, layers()-1 the last hidden layer (SimCLRv2 fine-tunes
+  // from the first), layers() is z.
+  torch::Tensor forward_to(const torch::Tensor& h, int64_t blocks);
+  int64_t layers() const { return layers_; }
+  int64_t output_dim(int64_t blocks) const;
 
  private:
   // Registered as "mlp": names are mlp.0 (Linear), mlp.1 (BN), mlp.2 (ReLU), ...
   torch::nn::Sequential mlp{nullptr};
+  int64_t layers_ = 0, in_dim_ = 0, hidden_dim_ = 0, out_dim_ = 0;
 };
 TORCH_MODULE(ProjectionHead);
 

@@ -11,6 +11,9 @@
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
+#include "simclr/data/subset.h"
+#include "simclr/eval/knn.h"
+#include "simclr/models/weight_import.h"
 #include "simclr/data/contrastive_loader.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/loss/nt_xent.h"
@@ -75,6 +78,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
   if (reader) reader->load_model(model);
+  else models::maybe_import_weights(config.model, model);
   model->to(device);
   if (tc.channels_last) models::to_channels_last(*model);
   model->train();
@@ -124,6 +128,45 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     if (by_time) return state.elapsed_seconds >= total;
     return static_cast<double>(state.step) >= total;
   };
+  // The online kNN monitor: a weighted kNN on part of the labeled splits,
+  // every eval.knn_every_steps steps and at the end, into metrics.jsonl.
+  std::shared_ptr<data::Dataset> knn_bank, knn_queries;
+  if (config.eval.knn_every_steps > 0) {
+    auto labeled = data::open_dataset(config.data, data::Split::kTrain);
+    auto test = data::open_dataset(config.data, data::Split::kTest);
+    if (labeled->num_classes() > 0 && labeled->label(0) >= 0 && test->label(0) >= 0) {
+      knn_bank = std::make_shared<data::SubsetDataset>(
+          labeled, data::evenly_spaced(labeled->size(), static_cast<size_t>(config.eval.knn_monitor_train)));
+      knn_queries = std::make_shared<data::SubsetDataset>(
+          test, data::evenly_spaced(test->size(), static_cast<size_t>(config.eval.knn_monitor_test)));
+    } else {
+      spdlog::warn("kNN monitor off: '{}' has no labels", config.data.path);
+    }
+  }
+  auto knn_monitor = [&] {
+    const auto t0 = Clock::now();
+    eval::FeatureOptions fo;
+    fo.size = augment_options.size;
+    fo.batch_size = config.eval.batch_size;
+    fo.workers = workers;
+    fo.channels_last = tc.channels_last;
+    fo.precision = precision;
+    const auto bank = eval::extract_features(model->encoder, knn_bank, fo);
+    const auto queries = eval::extract_features(model->encoder, knn_queries, fo);
+    eval::KnnOptions ko;
+    ko.k = config.eval.knn_k;
+    ko.temperature = config.eval.knn_temperature;
+    const auto r = eval::knn_classify(bank, queries, knn_bank->num_classes(), ko);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    metrics << nlohmann::json{{"step", state.step}, {"knn_top1", r.top1}, {"knn_top5", r.top5},
+                              {"knn_bank", bank.x.size(0)}, {"knn_queries", queries.x.size(0)},
+                              {"knn_seconds", seconds}}.dump()
+            << "\n";
+    metrics.flush();
+    spdlog::info("kNN monitor at step {}: top-1 {:.2f}% top-5 {:.2f}% ({} train / {} test images, {:.1f} s)",
+                 state.step, 100 * r.top1, 100 * r.top5, bank.x.size(0), queries.x.size(0), seconds);
+  };
+
   PretrainResult result;
   result.checkpoint = checkpoint_path;
   auto save = [&] { io::save_checkpoint(checkpoint_path, config, model, optimizer, state); };
@@ -192,6 +235,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     metrics << line.dump() << "\n";
     metrics.flush();
 
+    if (knn_bank && (state.step % config.eval.knn_every_steps == 0 || done())) knn_monitor();
     const bool stopping = stop && stop(state);
     if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
     if (stopping) {

@@ -1,0 +1,30 @@
+// The trained network as every evaluation command uses it: built from the
+// config, loaded from a pretraining checkpoint (or, without one, initialised
+// from train.seed or from model.init_weights), moved to the device once, in
+// channels-last where configured.
+#pragma once
+#include <torch/torch.h>
+
+#include "simclr/config/config.h"
+#include "simclr/data/dataset.h"
+#include "simclr/io/checkpoint.h"
+#include "simclr/models/simclr_model.h"
+#include "simclr/train/precision.h"
+
+namespace simclr::eval {
+
+struct EvalModel {
+  models::SimclrModel model{nullptr};
+  torch::Device device = torch::kCPU;
+  train::Precision precision = train::Precision::kFp32;
+  int image_size = 32;  // the side the encoder was trained on
+  int channels = 3;
+  std::string source;   // checkpoint path, weights file or "random init"
+};
+
+// `dataset` gives channels and the nominal image side (for the stem choice
+// and the input size when augment.image_size is 0).
+EvalModel load_eval_model(const config::Config& config, io::CheckpointReader* checkpoint,
+                          const data::Dataset& dataset);
+
+}  // namespace simclr::eval

@@ -1,0 +1,101 @@
+#include "simclr/models/weight_import.h"
+
+#include <torch/script.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "simclr/core/error.h"
+#include "simclr/io/state_dict_reader.h"
+
+namespace simclr::models {
+namespace {
+
+std::map<std::string, torch::Tensor> read_state_dict(const std::string& path, std::string* format) {
+  std::map<std::string, torch::Tensor> out;
+  // A TorchScript archive holds compiled code; try it first, since
+  // pickle_load would read its constants instead of its parameters.
+  try {
+    torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+    for (const auto& p : module.named_parameters(/*recurse=*/true)) out[p.name] = p.value;
+    for (const auto& b : module.named_buffers(/*recurse=*/true)) out[b.name] = b.value;
+    *format = "TorchScript";
+    return out;
+  } catch (const c10::Error&) {
+  }
+  try {
+    out = io::read_torch_save_state_dict(path);
+  } catch (const Error& e) {
+    throw Error(fmt::format("cannot read weights '{}': not a TorchScript module, and as a torch.save file: {}", path,
+                            e.what()));
+  }
+  *format = "state dict";
+  return out;
+}
+
+std::string strip_prefixes(std::string name) {
+  for (const char* prefix : {"module.", "encoder.", "backbone."}) {
+    if (name.rfind(prefix, 0) == 0) name = name.substr(std::strlen(prefix));
+  }
+  return name;
+}
+
+}  // namespace
+
+ImportReport import_encoder_weights(ResNet& encoder, const std::string& path) {
+  SIMCLR_CHECK(std::filesystem::is_regular_file(path), "weights file '{}' does not exist (model.init_weights)", path);
+  ImportReport report;
+  const auto loaded = read_state_dict(path, &report.format);
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& [name, tensor] : loaded) {
+    const std::string key = strip_prefixes(name);
+    if (key.rfind("fc.", 0) == 0 || key.rfind("head.", 0) == 0 || key.rfind("projector.", 0) == 0) {
+      ++report.ignored;
+      continue;
+    }
+    weights[key] = tensor;
+  }
+  std::vector<std::string> missing, mismatched;
+  torch::NoGradGuard no_grad;
+  auto targets = encoder->named_parameters(true);
+  for (const auto& b : encoder->named_buffers(true)) targets.insert(b.key(), b.value());
+  for (auto& target : targets) {
+    const auto it = weights.find(target.key());
+    if (it == weights.end()) {
+      missing.push_back(target.key());
+      continue;
+    }
+    if (it->second.sizes() != target.value().sizes()) {
+      mismatched.push_back(c10::str(target.key(), " ", it->second.sizes(), " vs ", target.value().sizes()));
+    } else {
+      target.value().copy_(it->second.to(target.value().dtype()));
+      ++report.tensors;
+    }
+    weights.erase(it);
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size() && i < 8; ++i) s += (i ? ", " : "") + v[i];
+    return v.size() > 8 ? s + fmt::format(", ... ({} in all)", v.size()) : s;
+  };
+  std::vector<std::string> unexpected;
+  for (const auto& [name, t] : weights) unexpected.push_back(name);
+  SIMCLR_CHECK(missing.empty() && mismatched.empty() && unexpected.empty(),
+               "weights '{}' ({}) do not fit this encoder ({} width {}, {} stem): missing [{}], shape mismatch [{}], "
+               "unexpected [{}]; set --arch, --width and --model.stem to the saved network's",
+               path, report.format, encoder->options().arch(), encoder->options().width(),
+               encoder->options().cifar_stem() ? "cifar" : "imagenet", list(missing), list(mismatched),
+               list(unexpected));
+  return report;
+}
+
+void maybe_import_weights(const config::ModelConfig& config, SimclrModel& model) {
+  if (config.init_weights.empty()) return;
+  const auto r = import_encoder_weights(model->encoder, config.init_weights);
+  spdlog::info("encoder initialised from '{}' ({}): {} tensors set, {} classifier/head tensors ignored",
+               config.init_weights, r.format, r.tensors, r.ignored);
+}
+
+}  // namespace simclr::models
