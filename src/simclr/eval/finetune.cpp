@@ -31,14 +31,9 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   torch::nn::Linear classifier(model.model->head->output_dim(blocks), classes);
   classifier->to(model.device);
   std::vector<torch::Tensor> params = model.model->encoder->parameters();
-  if (blocks > 0) {
-    // Only the head's first `blocks` hidden blocks are used; the rest stay out
-    // of the optimizer (they receive no gradient).
-    for (const auto& p : model.model->head->named_parameters()) {
-      const auto dot = p.key().find('.', 4);  // "mlp.<i>.weight"
-      if (std::stoll(p.key().substr(4, dot - 4)) < 3 * blocks) params.push_back(p.value());
-    }
-  }
+  // Only the head's first `blocks` hidden blocks are used; the rest stay out
+  // of the optimizer (they receive no gradient).
+  for (const auto& p : model.model->head->block_parameters(blocks)) params.push_back(p);
   for (const auto& p : classifier->parameters()) params.push_back(p);
   torch::optim::SGD optimizer(
       params, torch::optim::SGDOptions(fc.lr).momentum(fc.momentum).nesterov(fc.momentum > 0).weight_decay(

@@ -37,6 +37,15 @@ torch::Tensor ProjectionHeadImpl::forward_to(const torch::Tensor& h, int64_t blo
   return x;
 }
 
+std::vector<torch::Tensor> ProjectionHeadImpl::block_parameters(int64_t blocks) {
+  TORCH_INTERNAL_ASSERT(blocks >= 0 && blocks < layers_);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < 3 * blocks; ++i) {
+    for (const auto& p : mlp[static_cast<size_t>(i)]->parameters()) out.push_back(p);
+  }
+  return out;
+}
+
 int64_t ProjectionHeadImpl::output_dim(int64_t blocks) const {
   return blocks == 0 ? in_dim_ : blocks == layers_ ? out_dim_ : hidden_dim_;
 }
