@@ -71,6 +71,17 @@ TEST(Pretrain, KnnMonitorWritesItsAccuracyEveryNStepsAndAtTheEnd) {
     EXPECT_LE(k["knn_top1"].get<double>(), 1.0);
     EXPECT_EQ(k["knn_top5"].get<double>(), 1.0);  // two classes
   }
+  // By epochs: 64 images / batch 32 = 2 steps per epoch; every 2nd epoch is
+  // steps 4 and 8, plus the end (step 9).
+  config.eval.knn_every_steps = 0;
+  config.eval.knn_every_epochs = 2;
+  config.train.steps = 9;
+  pretrain(config, run / "e", false);
+  std::vector<int64_t> steps;
+  for (const auto& line : read_metrics(run / "e")) {
+    if (line.contains("knn_top1")) steps.push_back(line["step"].get<int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 8, 9}));
 }
 
 TEST(Pretrain, InterruptedRunResumesToTheSameWeights) {

@@ -166,6 +166,8 @@ std::vector<Field> fields(Config& c) {
       make("eval.knn_temperature", &c.eval.knn_temperature, "kNN weight exp(similarity / T)", range(1e-4, 100)),
       make("eval.knn_every_steps", &c.eval.knn_every_steps, "online kNN monitor in pretraining every N steps (0 = off)",
            range(0, none)),
+      make("eval.knn_every_epochs", &c.eval.knn_every_epochs,
+           "online kNN monitor at the end of every N-th pretraining epoch (0 = off)", range(0, none)),
       make("eval.knn_monitor_train", &c.eval.knn_monitor_train, "train images in the monitor's kNN bank",
            range(1, none)),
       make("eval.knn_monitor_test", &c.eval.knn_monitor_test, "test images the monitor classifies", range(1, none)),

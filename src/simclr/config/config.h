@@ -103,6 +103,7 @@ struct EvalConfig {
   int64_t knn_k = 200;              // weighted kNN (Wu et al. 2018)
   double knn_temperature = 0.1;
   int64_t knn_every_steps = 0;      // online kNN monitor during pretraining (0 = off)
+  int64_t knn_every_epochs = 0;     // ... or at the end of every N-th epoch (0 = off)
   int64_t knn_monitor_train = 10000;  // images of the labeled train split in the monitor's bank
   int64_t knn_monitor_test = 2000;    // test images the monitor classifies
 };

@@ -129,9 +129,10 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     return static_cast<double>(state.step) >= total;
   };
   // The online kNN monitor: a weighted kNN on part of the labeled splits,
-  // every eval.knn_every_steps steps and at the end, into metrics.jsonl.
+  // every eval.knn_every_steps steps or eval.knn_every_epochs epochs and at
+  // the end, into metrics.jsonl.
   std::shared_ptr<data::Dataset> knn_bank, knn_queries;
-  if (config.eval.knn_every_steps > 0) {
+  if (config.eval.knn_every_steps > 0 || config.eval.knn_every_epochs > 0) {
     auto labeled = data::open_dataset(config.data, data::Split::kTrain);
     auto test = data::open_dataset(config.data, data::Split::kTest);
     if (labeled->num_classes() > 0 && labeled->label(0) >= 0 && test->label(0) >= 0) {
@@ -216,10 +217,12 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     ++state.step;
     ++state.batch_in_epoch;
+    bool epoch_ended = false;
     if (state.batch_in_epoch == per_epoch) {  // close the epoch now so checkpoints point at the next one
       ++state.epoch;
       state.batch_in_epoch = 0;
       epoch_open = false;
+      epoch_ended = true;
     }
     state.elapsed_seconds += dt;
     ++steps_here;
@@ -235,7 +238,11 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     metrics << line.dump() << "\n";
     metrics.flush();
 
-    if (knn_bank && (state.step % config.eval.knn_every_steps == 0 || done())) knn_monitor();
+    const auto& ec = config.eval;
+    if (knn_bank && ((ec.knn_every_steps > 0 && state.step % ec.knn_every_steps == 0) ||
+                     (ec.knn_every_epochs > 0 && epoch_ended && state.epoch % ec.knn_every_epochs == 0) || done())) {
+      knn_monitor();
+    }
     const bool stopping = stop && stop(state);
     if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
     if (stopping) {
