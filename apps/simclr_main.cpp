@@ -20,6 +20,8 @@
 #include "simclr/eval/knn.h"
 #include "simclr/eval/linear_eval.h"
 #include "simclr/io/torchscript_export.h"
+#include "simclr/core/threads.h"
+#include "simclr/train/precision.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
 #include "simclr/train/pretrain.h"
@@ -268,7 +270,30 @@ int run_export(const Overrides& overrides, const std::string& checkpoint, bool w
   return 0;
 }
 
+int run_machine_info(bool json) {
+  simclr::configure_threads(0, 0);
+  const auto blas = simclr::blas_info();
+  const auto warnings = simclr::compute_warnings();
+  nlohmann::json result = {{"kind", "machine"},
+                           {"torch", TORCH_VERSION},
+                           {"cores", simclr::available_cores()},
+                           {"intra_op_threads", torch::get_num_threads()},
+                           {"blas", blas.kind},
+                           {"blas_library", blas.path},
+                           {"onednn", at::hasMKLDNN()},
+                           {"bf16", simclr::train::cpu_has_bf16()},
+                           {"cuda", torch::cuda::is_available()},
+                           {"warnings", warnings}};
+  std::string human = fmt::format("{}\nBLAS library: {}\nbf16 instructions: {} | CUDA: {}", simclr::describe_compute(),
+                                  blas.path, simclr::train::cpu_has_bf16() ? "yes" : "no",
+                                  torch::cuda::is_available() ? "yes" : "no");
+  for (const auto& w : warnings) human += "\nwarning: " + w;
+  print_result(result, json, human);
+  return 0;
+}
+
 int run_info(const std::string& file, bool json) {
+  if (file.empty()) return run_machine_info(json);
   SIMCLR_CHECK(fs::is_regular_file(file) || fs::is_directory(file), "'{}' does not exist", file);
   nlohmann::json result;
   std::string human;
@@ -375,8 +400,10 @@ int main(int argc, char** argv) {
   export_overrides.add_to(exp);
 
   std::string info_file;
-  auto* info = app.add_subcommand("info", "what a checkpoint or an exported module holds and expects");
-  info->add_option("file", info_file, "checkpoint, run directory or exported .pt")->required();
+  auto* info = app.add_subcommand("info",
+                                  "what a checkpoint or an exported module holds and expects; without a file, the "
+                                  "machine (threads, BLAS, bf16) and what slows it down");
+  info->add_option("file", info_file, "checkpoint, run directory or exported .pt");
   info->add_flag("--json", json, "print the result as one JSON object on stdout");
 
   Overrides preview_overrides;

@@ -26,5 +26,20 @@ TEST(Threads, ModelAndLoaderThreadsArePlannedTogether) {
   EXPECT_NE(plan.describe().find("loader workers"), std::string::npos);
 }
 
+TEST(Threads, BlasAndThreadWarnings) {
+  const auto blas = blas_info();
+  EXPECT_FALSE(blas.path.empty());  // some library provides sgemm_
+  // scripts/setup.sh installs OpenBLAS; the reference BLAS would be a warning.
+  EXPECT_EQ(blas.kind, "OpenBLAS") << blas.path;
+  configure_torch_threads(1);
+  const auto warnings = compute_warnings();
+  const bool single_thread_warned =
+      std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) { return w.find("1 intra-op") != std::string::npos; });
+  EXPECT_EQ(single_thread_warned, available_cores() > 1);
+  configure_torch_threads(0);
+  EXPECT_TRUE(compute_warnings().empty());
+  EXPECT_NE(describe_compute().find("BLAS OpenBLAS"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace simclr

@@ -1,5 +1,6 @@
 #include "simclr/core/threads.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 #include <torch/torch.h>
 
@@ -7,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 namespace simclr {
@@ -54,10 +57,42 @@ ThreadPlan configure_threads(int torch_threads, int loader_workers) {
   return plan;
 }
 
+BlasInfo blas_info() {
+  BlasInfo info{"unknown", ""};
+  void* symbol = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info where{};
+  if (symbol && dladdr(symbol, &where) && where.dli_fname) {
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(where.dli_fname, ec);
+    info.path = ec ? std::string(where.dli_fname) : real.string();
+  }
+  std::string lower = info.path;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (dlsym(RTLD_DEFAULT, "openblas_get_config") || lower.find("openblas") != std::string::npos) info.kind = "OpenBLAS";
+  else if (lower.find("mkl") != std::string::npos) info.kind = "MKL";
+  else if (lower.find("/blas/") != std::string::npos || lower.find("libblas.so") != std::string::npos) info.kind = "reference";
+  return info;
+}
+
+std::vector<std::string> compute_warnings() {
+  std::vector<std::string> out;
+  const auto blas = blas_info();
+  if (blas.kind == "reference") {
+    out.push_back(fmt::format("LibTorch uses the reference BLAS ({}), about 30x slower for matrix products; install "
+                              "libopenblas0-pthread (Debian selects it automatically)",
+                              blas.path));
+  }
+  if (torch::get_num_threads() == 1 && available_cores() > 1) {
+    out.push_back(fmt::format("LibTorch runs on 1 intra-op thread of {} cores; pass --threads 0 to use them all",
+                              available_cores()));
+  }
+  return out;
+}
+
 std::string describe_compute() {
-  return fmt::format("torch {} | intra-op threads {} | cores {} | mkldnn {}", TORCH_VERSION,
-                     torch::get_num_threads(), available_cores(),
-                     at::hasMKLDNN() ? "yes" : "no");
+  const auto blas = blas_info();
+  return fmt::format("torch {} | intra-op threads {} | cores {} | BLAS {} | oneDNN {}", TORCH_VERSION,
+                     torch::get_num_threads(), available_cores(), blas.kind, at::hasMKLDNN() ? "yes" : "no");
 }
 
 }  // namespace simclr

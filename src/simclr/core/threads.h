@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 namespace simclr {
 
@@ -31,6 +32,18 @@ struct ThreadPlan {
 // off (cv::setNumThreads(1)) so that every OpenCV call inside a loader worker
 // stays on that worker's thread. 0 means auto for either count.
 ThreadPlan configure_threads(int torch_threads, int loader_workers);
+
+// The BLAS library LibTorch's matrix products resolve to at run time (the
+// file that provides sgemm_, symlinks resolved) and its kind: "OpenBLAS",
+// "MKL", "reference" (netlib, about 30x slower) or "unknown".
+struct BlasInfo {
+  std::string kind, path;
+};
+BlasInfo blas_info();
+
+// What makes this process slow that the user can fix: a reference BLAS, a
+// single intra-op thread on a multi-core machine. Empty when all is well.
+std::vector<std::string> compute_warnings();
 
 // One line describing the compute setup (threads, BLAS, ISA) for logs.
 std::string describe_compute();

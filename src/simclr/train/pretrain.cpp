@@ -120,6 +120,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
                model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
                describe_compute());
+  for (const auto& w : compute_warnings()) spdlog::warn("{}", w);
   spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
                config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
                resume ? fmt::format(", resuming at step {}", state.step) : "");
