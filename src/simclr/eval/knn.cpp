@@ -37,21 +37,16 @@ KnnResult knn_classify(const Features& bank, const Features& queries, int64_t nu
 
 KnnEvalResult knn_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
   using Clock = std::chrono::steady_clock;
-  const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
-  auto train = data::open_dataset(config.data, data::Split::kTrain);
-  auto test = data::open_dataset(config.data, data::Split::kTest);
-  EvalModel model = load_eval_model(config, checkpoint, *train);
+  const TrainTestFeatures features = train_test_features(config, checkpoint);
+  const Features& bank = features.train;
+  const Features& queries = features.test;
   KnnEvalResult r;
-  auto t0 = Clock::now();
-  const std::string cache = feature_cache_dir(checkpoint);
-  const Features bank = split_features(model, train, "train", config, threads.loader_workers, cache);
-  const Features queries = split_features(model, test, "test", config, threads.loader_workers, cache);
-  r.feature_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  t0 = Clock::now();
+  r.feature_seconds = features.seconds;
+  const auto t0 = Clock::now();
   KnnOptions options;
   options.k = config.eval.knn_k;
   options.temperature = config.eval.knn_temperature;
-  r.knn = knn_classify(bank, queries, train->num_classes(), options);
+  r.knn = knn_classify(bank, queries, features.num_classes, options);
   r.knn_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.k = options.k;
   r.temperature = options.temperature;

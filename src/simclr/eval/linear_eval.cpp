@@ -13,29 +13,38 @@ std::string feature_cache_dir(const io::CheckpointReader* checkpoint) {
   return (std::filesystem::path(checkpoint->path()).parent_path() / "features").string();
 }
 
-LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
-  using Clock = std::chrono::steady_clock;
+TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint) {
+  const auto t0 = std::chrono::steady_clock::now();
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
   auto train = data::open_dataset(config.data, data::Split::kTrain);
   auto test = data::open_dataset(config.data, data::Split::kTest);
   EvalModel model = load_eval_model(config, checkpoint, *train);
-  for (auto& p : model.model->parameters()) p.set_requires_grad(false);  // frozen: the protocol's premise
+  for (auto& p : model.model->parameters()) p.set_requires_grad(false);  // frozen: the protocols' premise
+  spdlog::info("features at {} of {} train and {} test images ({})", config.eval.feature_layer, train->size(),
+               test->size(), model.source);
+  const std::string cache = feature_cache_dir(checkpoint);
+  TrainTestFeatures out;
+  out.train = split_features(model, train, "train", config, threads.loader_workers, cache);
+  out.test = split_features(model, test, "test", config, threads.loader_workers, cache);
+  out.num_classes = train->num_classes();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
 
+LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
+  using Clock = std::chrono::steady_clock;
+  const TrainTestFeatures features = train_test_features(config, checkpoint);
+  const Features& train_features = features.train;
+  const Features& test_features = features.test;
   LinearEvalResult result;
   result.feature_layer = config.eval.feature_layer;
-  auto t0 = Clock::now();
-  spdlog::info("linear eval on {}: features of {} train and {} test images ({})", config.eval.feature_layer,
-               train->size(), test->size(), model.source);
-  const std::string cache = feature_cache_dir(checkpoint);
-  const Features train_features = split_features(model, train, "train", config, threads.loader_workers, cache);
-  const Features test_features = split_features(model, test, "test", config, threads.loader_workers, cache);
-  result.feature_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  result.feature_seconds = features.seconds;
 
   LinearProbeOptions probe;
   probe.weight_decays = config::parse_list(config.eval.weight_decays, "eval.weight_decays");
   probe.max_iter = config.eval.max_iter;
   probe.seed = static_cast<uint64_t>(config.train.seed);
-  t0 = Clock::now();
+  const auto t0 = Clock::now();
   result.probe = linear_probe(train_features, test_features, probe);
   result.probe_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   result.weight_decays = probe.weight_decays;

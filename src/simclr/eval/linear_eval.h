@@ -26,4 +26,13 @@ LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader*
 // Where features of a checkpoint are cached: <run dir>/features ("" without one).
 std::string feature_cache_dir(const io::CheckpointReader* checkpoint);
 
+// Frozen features of the train and test splits, as the protocols use them
+// (eval.feature_layer, cached next to the checkpoint).
+struct TrainTestFeatures {
+  Features train, test;
+  int64_t num_classes = 0;
+  double seconds = 0;
+};
+TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint);
+
 }  // namespace simclr::eval
