@@ -90,14 +90,18 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
   return out;
 }
 
-std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
-                                                                   augment::SimclrAugment augment, int64_t batch_size,
-                                                                   uint64_t seed, int64_t epoch, int workers,
-                                                                   int prefetch) {
-  const int64_t n = static_cast<int64_t>(dataset->size());
-  auto order = std::make_shared<std::vector<int64_t>>(shuffled_order(static_cast<size_t>(n), seed, epoch));
+namespace {
+
+// Labeled batches of one image per sample: batch b holds the samples at
+// positions [b*B, (b+1)*B) of `order`, each turned into a size x size float
+// image by `transform(image, dataset index)`.
+using Transform = std::function<cv::Mat(const cv::Mat&, int64_t)>;
+std::unique_ptr<ParallelBatches<EvalBatch>> labeled_batches(std::shared_ptr<const Dataset> dataset,
+                                                            std::shared_ptr<const std::vector<int64_t>> order, int size,
+                                                            int64_t batch_size, int workers, int prefetch,
+                                                            Transform transform) {
+  const int64_t n = static_cast<int64_t>(order->size());
   const int64_t count = (n + batch_size - 1) / batch_size;
-  const int size = augment.options().size;
   return std::make_unique<ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
     const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
     EvalBatch out;
@@ -106,30 +110,34 @@ std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_p
     for (int64_t i = begin; i < end; ++i) {
       const int64_t index = (*order)[static_cast<size_t>(i)];
       const Sample sample = dataset->get(static_cast<size_t>(index));
-      Rng rng = sample_rng(seed, epoch, index);
-      augment::copy_to_tensor(augment(sample.image, rng), out.images[i - begin]);
+      augment::copy_to_tensor(transform(sample.image, index), out.images[i - begin]);
       out.labels.data_ptr<int64_t>()[i - begin] = sample.label;
     }
     return out;
   });
 }
 
+}  // namespace
+
+std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
+                                                                   augment::SimclrAugment augment, int64_t batch_size,
+                                                                   uint64_t seed, int64_t epoch, int workers,
+                                                                   int prefetch) {
+  auto order = std::make_shared<const std::vector<int64_t>>(shuffled_order(dataset->size(), seed, epoch));
+  const int size = augment.options().size;
+  return labeled_batches(std::move(dataset), std::move(order), size, batch_size, workers, prefetch,
+                         [augment = std::move(augment), seed, epoch](const cv::Mat& image, int64_t index) {
+                           Rng rng = sample_rng(seed, epoch, index);
+                           return augment(image, rng);
+                         });
+}
+
 std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
                                                              int64_t batch_size, int workers, int prefetch) {
-  const int64_t n = static_cast<int64_t>(dataset->size());
-  const int64_t count = (n + batch_size - 1) / batch_size;
-  return std::make_unique<ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
-    const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
-    EvalBatch out;
-    out.images = torch::empty({end - begin, dataset->channels(), size, size});
-    out.labels = torch::empty({end - begin}, torch::kLong);
-    for (int64_t i = begin; i < end; ++i) {
-      const Sample sample = dataset->get(static_cast<size_t>(i));
-      augment::copy_to_tensor(augment::eval_transform(sample.image, size), out.images[i - begin]);
-      out.labels.data_ptr<int64_t>()[i - begin] = sample.label;
-    }
-    return out;
-  });
+  auto order = std::make_shared<std::vector<int64_t>>(dataset->size());
+  std::iota(order->begin(), order->end(), 0);
+  return labeled_batches(std::move(dataset), std::move(order), size, batch_size, workers, prefetch,
+                         [size](const cv::Mat& image, int64_t) { return augment::eval_transform(image, size); });
 }
 
 }  // namespace simclr::data
