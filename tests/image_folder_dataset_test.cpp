@@ -191,6 +191,19 @@ TEST(ImageFolder, OnePixelAndHugeImagesDecode) {
   EXPECT_EQ(huge.at<cv::Vec3b>(9999, 9999), cv::Vec3b(7, 6, 5));
 }
 
+TEST(ImageFolder, AFlatFolderOfImagesIsUnlabeled) {
+  TempDir dir;
+  write_png(dir / "b.png", {1, 2, 3});
+  write_png(dir / "a.png", {4, 5, 6});
+  std::ofstream(dir / "readme.txt") << "not an image";
+  ImageFolderDataset ds(dir.str());
+  ASSERT_EQ(ds.size(), 2u);
+  EXPECT_EQ(ds.num_classes(), 0);
+  EXPECT_EQ(ds.label(0), -1);
+  EXPECT_EQ(ds.get(1).label, -1);
+  EXPECT_NE(ds.source(0).find("a.png"), std::string::npos);  // sorted by path
+}
+
 TEST(ImageFolder, EmptyClassOrMissingRootIsAnError) {
   TempDir dir;
   write_png(dir / "a/1.png", {1, 2, 3});
@@ -198,7 +211,8 @@ TEST(ImageFolder, EmptyClassOrMissingRootIsAnError) {
   EXPECT_NE(error_of([&] { ImageFolderDataset ds(dir.str()); }).find("holds no"), std::string::npos);
   EXPECT_NE(error_of([&] { ImageFolderDataset ds(dir / "missing"); }).find("does not exist"), std::string::npos);
   TempDir empty;
-  EXPECT_NE(error_of([&] { ImageFolderDataset ds(empty.str()); }).find("no class folders"), std::string::npos);
+  EXPECT_NE(error_of([&] { ImageFolderDataset ds(empty.str()); }).find("neither class folders nor images"),
+            std::string::npos);
 }
 
 }  // namespace

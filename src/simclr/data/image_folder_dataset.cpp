@@ -29,7 +29,20 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root, bool skip_unread
   std::sort(classes_.begin(), classes_.end());
   std::vector<std::string> all_files;
   std::vector<int64_t> labels;
-  SIMCLR_CHECK(!classes_.empty(), "image folder '{}' has no class folders; expected root/<class>/<image>.jpg", root);
+  if (classes_.empty()) {
+    // A flat folder of images: unlabeled (for pretraining and embed).
+    for (const auto& entry : fs::directory_iterator(root)) {
+      if (entry.is_regular_file() && is_image_file(entry.path())) all_files.push_back(entry.path().string());
+    }
+    SIMCLR_CHECK(!all_files.empty(),
+                 "image folder '{}' has neither class folders nor images; expected root/<class>/<image>.jpg or "
+                 "root/<image>.jpg",
+                 root);
+    std::sort(all_files.begin(), all_files.end());
+    labels.assign(all_files.size(), -1);
+    set_files(std::move(all_files), std::move(labels), 0);
+    return;
+  }
   for (size_t c = 0; c < classes_.size(); ++c) {
     std::vector<std::string> files;
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(root) / classes_[c])) {

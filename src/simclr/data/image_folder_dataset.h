@@ -1,3 +1,5 @@
+// A folder of images without class folders is read as unlabeled images
+// (label -1), for pretraining and embedding.
 // torchvision-style ImageFolder: root/<class>/<image>, classes sorted by
 // name, files (any of image_extensions(), case-insensitive, in nested
 // folders too) sorted by path. Given a root that holds train/ and test/, the

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "simclr/core/error.h"
 #include "simclr/core/threads.h"
 #include "simclr/eval/eval_model.h"
 
@@ -18,6 +19,8 @@ TrainTestFeatures train_test_features(const config::Config& config, io::Checkpoi
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
   auto train = data::open_dataset(config.data, data::Split::kTrain);
   auto test = data::open_dataset(config.data, data::Split::kTest);
+  SIMCLR_CHECK(train->num_classes() > 0 && train->label(0) >= 0 && test->label(0) >= 0,
+               "'{}' has no labels; linear and kNN evaluation need labeled train and test splits", config.data.path);
   EvalModel model = load_eval_model(config, checkpoint, *train);
   for (auto& p : model.model->parameters()) p.set_requires_grad(false);  // frozen: the protocols' premise
   spdlog::info("features at {} of {} train and {} test images ({})", config.eval.feature_layer, train->size(),
