@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "simclr/core/error.h"
-#include "simclr/core/threads.h"
 #include "simclr/eval/linear_eval.h"
 
 namespace simclr::eval {

@@ -4,7 +4,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "simclr/core/error.h"
@@ -15,8 +14,8 @@ namespace {
 
 std::map<std::string, torch::Tensor> read_state_dict(const std::string& path, std::string* format) {
   std::map<std::string, torch::Tensor> out;
-  // A TorchScript archive holds compiled code; try it first, since
-  // pickle_load would read its constants instead of its parameters.
+  // Both formats are zip archives; a TorchScript one holds compiled code and
+  // is read by torch::jit::load, anything else as a torch.save state dict.
   try {
     torch::jit::Module module = torch::jit::load(path, torch::kCPU);
     for (const auto& p : module.named_parameters(/*recurse=*/true)) out[p.name] = p.value;
