@@ -1,5 +1,7 @@
 #include "simclr/loss/nt_xent.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "simclr/core/error.h"
 #include "test_util.h"
 
@@ -107,6 +109,51 @@ TEST(NtXent, TopOneCountsPartnersRankedFirst) {
 TEST(NtXent, RejectsBadInput) {
   EXPECT_THROW(nt_xent(torch::randn({4, 3}), torch::randn({4, 3}), 0.0), Error);
   EXPECT_THROW(nt_xent(torch::randn({4, 3}), torch::randn({5, 3}), 0.5), Error);
+}
+
+
+TEST(NtXent, FusedMatchesPlainAutogradPath) {
+  // The fused forward/backward against mm + cross_entropy under autograd,
+  // in double (tight) and float (float tolerance), over batch sizes.
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    const double tol = dtype == torch::kDouble ? 1e-12 : 1e-5;
+    for (int64_t n : {1, 3, 64}) {
+      auto a1 = torch::randn({n, 16}, dtype).requires_grad_(), a2 = torch::randn({n, 16}, dtype).requires_grad_();
+      auto b1 = a1.detach().clone().requires_grad_(), b2 = a2.detach().clone().requires_grad_();
+      const auto fused = nt_xent(a1, a2, 0.1), plain = nt_xent_reference(b1, b2, 0.1);
+      (fused.loss * 3).backward();  // a non-unit upstream gradient
+      (plain.loss * 3).backward();
+      EXPECT_NEAR(fused.loss.item<double>(), plain.loss.item<double>(), tol) << "n=" << n;
+      EXPECT_DOUBLE_EQ(fused.top1.item<double>(), plain.top1.item<double>());
+      EXPECT_TRUE(torch::allclose(a1.grad(), b1.grad(), tol, tol)) << "n=" << n;
+      EXPECT_TRUE(torch::allclose(a2.grad(), b2.grad(), tol, tol)) << "n=" << n;
+    }
+  }
+}
+
+TEST(NtXent, StaysFp32InsideAnAutocastRegion) {
+  // Under bf16 autocast, mm would run in bf16 (8-bit mantissa: logits off by
+  // ~1e-2 at tau 0.2). The loss switches autocast off, so it equals the fp32
+  // value to float precision.
+  torch::manual_seed(6);
+  const auto z1 = torch::randn({32, 64}), z2 = torch::randn({32, 64});
+  const double expected = nt_xent_reference(z1, z2, 0.2).loss.item<double>();
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+  const double fused = nt_xent(z1, z2, 0.2).loss.item<double>();
+  const double plain = nt_xent_reference(z1, z2, 0.2).loss.item<double>();
+  at::autocast::set_cpu_enabled(false);
+  at::autocast::clear_cache();
+  EXPECT_NEAR(fused, expected, 1e-5);
+  EXPECT_NEAR(plain, expected, 1e-5);
+}
+
+TEST(NtXent, SecondBackwardIsAnErrorNotWrongGradients) {
+  auto z1 = torch::randn({4, 3}, torch::requires_grad()), z2 = torch::randn({4, 3}, torch::requires_grad());
+  auto out = nt_xent(z1, z2, 0.5);
+  out.loss.backward({}, /*retain_graph=*/true);
+  EXPECT_THROW(out.loss.backward(), std::exception);
 }
 
 }  // namespace

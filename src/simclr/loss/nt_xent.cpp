@@ -1,31 +1,113 @@
 #include "simclr/loss/nt_xent.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include <limits>
 
 #include "simclr/core/error.h"
 
 namespace simclr::loss {
+namespace {
 
-NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+void check_inputs(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
   SIMCLR_CHECK(temperature > 0, "NT-Xent temperature must be positive, got {}", temperature);
   SIMCLR_CHECK(z1.dim() == 2 && z1.sizes() == z2.sizes() && z1.size(0) >= 1,
-               "NT-Xent expects two [N, d] tensors of equal shape, got {} and {}", c10::str(z1.sizes()), c10::str(z2.sizes()));
-  const int64_t n = z1.size(0);
+               "NT-Xent expects two [N, d] tensors of equal shape, got {} and {}", c10::str(z1.sizes()),
+               c10::str(z2.sizes()));
+}
+
+// Both views stacked, in fp32 (double stays double for gradient checks) and
+// L2-normalised. Autograd handles this part: it is O(N d).
+torch::Tensor normalized_views(const torch::Tensor& z1, const torch::Tensor& z2) {
   auto z = torch::cat({z1, z2}, 0);
-  if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);  // double stays double (gradient checks)
-  z = torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);
+  return torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor partner_index(int64_t n, const torch::Device& device) {
+  const auto index = torch::arange(2 * n, torch::TensorOptions().dtype(torch::kLong).device(device));
+  return torch::remainder(index + n, 2 * n);
+}
+
+// The 2N x 2N part in one buffer. Forward: S = z z^T / tau with -inf on the
+// diagonal, turned in place into the softmax P = exp(S - lse) and kept for
+// backward, where it becomes dL/dS = (P - onehot(partner)) / 2N, again in
+// place. dL/dz = (G + G^T) z / tau. Autograd's composition of mm, fill,
+// cross_entropy keeps about three 2N x 2N tensors alive (logits, log-softmax,
+// its gradient); this keeps one, and makes fewer passes over it.
+class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
+ public:
+  // Returns {loss, top1}; top1 has no gradient.
+  static tensor_list forward(AutogradContext* ctx, const torch::Tensor& z, double temperature) {
+    // The similarities and the softmax stay in z's precision (fp32) even
+    // inside an autocast region, where mm would otherwise run in bf16/fp16.
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+    const int64_t two_n = z.size(0), n = two_n / 2;
+    const double inv_t = 1.0 / temperature;
+    auto p = torch::mm(z, z.t());
+    p.mul_(inv_t);
+    // An anchor is never its own negative: exp(-inf) = 0 gives it zero
+    // probability and zero gradient without a mask tensor.
+    p.fill_diagonal_(-std::numeric_limits<double>::infinity());
+    const auto partner = partner_index(n, z.device());
+    const auto positive = p.gather(1, partner.unsqueeze(1)).squeeze(1);
+    const auto row_max = std::get<0>(p.max(1));
+    p.sub_(row_max.unsqueeze(1)).exp_();
+    const auto row_sum = p.sum(1);
+    p.div_(row_sum.unsqueeze(1));
+    const auto lse = row_max + row_sum.log();
+    auto loss = (lse - positive).mean();
+    // Ties with the partner count as hits; with real data they do not occur.
+    auto top1 = positive.ge(row_max).to(torch::kFloat).mean();
+    ctx->save_for_backward({z, p, partner});
+    ctx->saved_data["inv_t"] = inv_t;
+    ctx->mark_non_differentiable({top1});
+    return {loss, top1};
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+    SIMCLR_CHECK(!ctx->saved_data.count("used"),
+                 "NT-Xent's backward reuses its buffer in place and can run only once per forward");
+    ctx->saved_data["used"] = true;
+    const auto saved = ctx->get_saved_variables();
+    const auto& z = saved[0];
+    auto g = saved[1];  // the softmax P, turned into dL/dS below
+    const auto& partner = saved[2];
+    const double inv_t = ctx->saved_data["inv_t"].toDouble();
+    const int64_t two_n = z.size(0);
+    g.scatter_add_(1, partner.unsqueeze(1), torch::full({two_n, 1}, -1.0, g.options()));
+    const auto scale = grad_outputs[0].to(g.scalar_type()) * (inv_t / static_cast<double>(two_n));
+    auto dz = torch::mm(g, z);
+    dz.addmm_(g.t(), z);
+    dz.mul_(scale);
+    return {dz, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  check_inputs(z1, z2, temperature);
+  const auto out = NtXentFunction::apply(normalized_views(z1, z2), temperature);
+  return {out[0], out[1]};
+}
+
+NtXentOutput nt_xent_reference(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+  check_inputs(z1, z2, temperature);
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const int64_t n = z1.size(0);
+  const auto z = normalized_views(z1, z2);
   auto logits = torch::mm(z, z.t()) / temperature;
-  // An anchor is never its own negative: -inf on the diagonal gives it zero
-  // probability and zero gradient without a 2N x 2N mask tensor.
   logits.fill_diagonal_(-std::numeric_limits<double>::infinity());
-  const auto index = torch::arange(2 * n, torch::TensorOptions().dtype(torch::kLong).device(z.device()));
-  const auto targets = torch::remainder(index + n, 2 * n);
+  const auto targets = partner_index(n, z.device());
   NtXentOutput out;
   out.loss = torch::nn::functional::cross_entropy(logits, targets);
-  {
-    torch::NoGradGuard no_grad;
-    out.top1 = logits.argmax(1).eq(targets).to(torch::kFloat).mean();
-  }
+  torch::NoGradGuard no_grad;
+  out.top1 = logits.argmax(1).eq(targets).to(torch::kFloat).mean();
   return out;
 }
 

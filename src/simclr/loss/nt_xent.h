@@ -3,8 +3,9 @@
 // similarity matrix divided by tau, removes self-similarity, and takes the
 // cross-entropy of each of the 2N anchors against its partner view, averaged
 // over all 2N anchors. N comes from the tensors, so a short last batch is
-// handled. Computed in fp32 with log-softmax (log-sum-exp), so it neither
-// overflows under bf16/fp16 autocast nor at small tau.
+// handled. Computed in fp32 (autocast is switched off inside) with a
+// max-shifted log-sum-exp, so it neither overflows nor loses precision under
+// bf16/fp16 autocast or at small tau.
 #pragma once
 #include <torch/torch.h>
 
@@ -15,6 +16,12 @@ struct NtXentOutput {
   torch::Tensor top1;  // scalar: fraction of anchors whose partner is the most similar view
 };
 
+// The fused implementation used in training: one 2N x 2N buffer, a custom
+// backward (see nt_xent.cpp). Its backward may run once per forward.
 NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature);
+
+// The same loss written plainly with autograd (mm, cross_entropy): the
+// reference the fused path is tested against.
+NtXentOutput nt_xent_reference(const torch::Tensor& z1, const torch::Tensor& z2, double temperature);
 
 }  // namespace simclr::loss
