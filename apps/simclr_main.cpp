@@ -25,6 +25,7 @@
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
 #include "simclr/train/pretrain.h"
+#include "simclr/train/throughput.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -292,6 +293,56 @@ int run_machine_info(bool json) {
   return 0;
 }
 
+int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOptions& options, bool json) {
+  Config config;
+  overrides.apply(config);
+  const auto isa = simclr::train::cpu_isa();
+  const auto b = simclr::train::benchmark_training(config, options);
+  const double loss_share = b.loss_seconds * b.pairs_per_s / static_cast<double>(b.batch_size);
+  nlohmann::json result = {{"kind", "bench"},
+                           {"torch", TORCH_VERSION},
+                           {"device", b.device},
+                           {"cores", b.cores},
+                           {"intra_op_threads", b.torch_threads},
+                           {"loader_workers", b.loader_workers},
+                           {"blas", simclr::blas_info().kind},
+                           {"isa", simclr::train::cpu_isa()},
+                           {"precision", b.precision},
+                           {"batch_size", b.batch_size},
+                           {"image_side", b.side},
+                           {"gemm_fp32_gflops", b.fp32.gflops},
+                           {"gemm_bf16_gflops", b.bf16.gflops},
+                           {"gflop_per_pair", b.flops_per_pair / 1e9},
+                           {"limit_pairs_per_s", b.limit_pairs_per_s},
+                           {"pairs_per_s", b.pairs_per_s},
+                           {"fraction_of_limit", b.fraction_of_limit},
+                           {"step_seconds", b.step_seconds},
+                           {"loss_seconds", b.loss_seconds},
+                           {"loss_share_of_step", loss_share},
+                           {"data_wait_fraction", b.data_wait_fraction},
+                           {"peak_rss_mib", b.peak_rss_mib}};
+  std::string human = fmt::format(
+      "machine: {} cores, {} model threads, {} loader workers, {} | BLAS {} | ISA {}\n", b.cores, b.torch_threads,
+      b.loader_workers, b.device, simclr::blas_info().kind, fmt::join(isa, " "));
+  if (options.gemm) {
+    human += fmt::format("GEMM peak: fp32 {:.0f} GFLOP/s (n={}), bf16 {}\n", b.fp32.gflops, b.fp32.size,
+                         b.bf16.gflops > 0 ? fmt::format("{:.0f} GFLOP/s (n={})", b.bf16.gflops, b.bf16.size)
+                                           : std::string("not available"));
+  }
+  human += fmt::format("step: {} {} batch {} at {}x{}: {:.2f} GFLOP per pair", config.model.arch, b.precision,
+                       b.batch_size, b.side, b.side, b.flops_per_pair / 1e9);
+  if (options.gemm) human += fmt::format(", limit {:.1f} pairs/s at the {} peak", b.limit_pairs_per_s, b.precision);
+  human += fmt::format("\nmeasured: {:.1f} pairs/s (median of {} steps after {} warm-up)", b.pairs_per_s,
+                       b.step_seconds.size(), options.warmup_steps);
+  if (options.gemm) human += fmt::format(" = {:.0f}% of the limit", 100 * b.fraction_of_limit);
+  human += fmt::format("\nNT-Xent forward+backward at batch {}: {:.1f} ms ({:.1f}% of a step) | waiting for data "
+                       "{:.1f}% | peak memory {:.0f} MiB",
+                       b.batch_size, 1e3 * b.loss_seconds, 100 * loss_share, 100 * b.data_wait_fraction,
+                       b.peak_rss_mib);
+  print_result(result, json, human);
+  return 0;
+}
+
 int run_info(const std::string& file, bool json) {
   if (file.empty()) return run_machine_info(json);
   SIMCLR_CHECK(fs::is_regular_file(file) || fs::is_directory(file), "'{}' does not exist", file);
@@ -406,6 +457,18 @@ int main(int argc, char** argv) {
   info->add_option("file", info_file, "checkpoint, run directory or exported .pt");
   info->add_flag("--json", json, "print the result as one JSON object on stdout");
 
+  Overrides bench_overrides;
+  simclr::train::TrainingBenchOptions bench_options;
+  bool skip_gemm = false;
+  auto* bench = app.add_subcommand("bench",
+                                   "measure the machine (GEMM peak, threads, BLAS, ISA) and pretraining steps of a "
+                                   "config: pairs/s and the fraction of the machine's limit");
+  bench->add_option("--timed-steps", bench_options.timed_steps, "steps timed (median)")->capture_default_str();
+  bench->add_option("--warmup-steps", bench_options.warmup_steps, "untimed steps first")->capture_default_str();
+  bench->add_flag("--skip-gemm", skip_gemm, "do not measure the GEMM peaks (no limit or fraction then)");
+  bench->add_flag("--json", json, "print the result as one JSON object on stdout");
+  bench_overrides.add_to(bench);
+
   Overrides preview_overrides;
   int preview_images = 8, preview_views = 6;
   std::string preview_out;
@@ -431,6 +494,10 @@ int main(int argc, char** argv) {
     if (*emb) return run_embed(embed_overrides, checkpoint, random_init, split, out, json);
     if (*exp) return run_export(export_overrides, checkpoint, with_head, out, json);
     if (*info) return run_info(info_file, json);
+    if (*bench) {
+      bench_options.gemm = !skip_gemm;
+      return run_bench(bench_overrides, bench_options, json);
+    }
   } catch (const simclr::Error& e) {
     spdlog::error("{}", e.what());
     return 1;

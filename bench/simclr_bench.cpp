@@ -99,6 +99,7 @@ BENCHMARK(BM_TrainStep)
     ->Args({32, 28, 1, 256, 0, 0})
     ->Args({32, 28, 1, 256, 0, 1})
     ->Args({32, 28, 1, 256, 1, 1})
+    ->Args({64, 32, 3, 256, 1, 1})  // issue 5's CIFAR-10 setting
     ->Unit(benchmark::kMillisecond)
     ->MinTime(5.0);
 

@@ -160,6 +160,31 @@ TEST(Cli, PretrainThenLinearEvalWithJson) {
   EXPECT_TRUE(std::filesystem::exists(dir / "run/linear_eval.json"));
 }
 
+TEST(Cli, BenchReportsSpeedAgainstTheMachineLimit) {
+  TempDir data;
+  simclr::testing::write_toy_idx(data.str(), 64, 32);
+  auto r = run("bench --data " + data.str() +
+                   " --dataset mnist --width 4 --batch-size 16 --warmup-steps 1 --timed-steps 2 --json",
+               true);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto b = nlohmann::json::parse(r.output);
+  EXPECT_EQ(b["step_seconds"].size(), 2u);
+  EXPECT_GT(b["pairs_per_s"].get<double>(), 0.0);
+  EXPECT_GT(b["gemm_fp32_gflops"].get<double>(), 0.0);
+  EXPECT_GT(b["gflop_per_pair"].get<double>(), 0.0);
+  // pairs/s against the limit: the limit is the peak over the FLOPs per pair
+  const double peak = b["precision"] == "bf16" ? b["gemm_bf16_gflops"].get<double>() : b["gemm_fp32_gflops"].get<double>();
+  EXPECT_NEAR(b["limit_pairs_per_s"].get<double>(), peak / b["gflop_per_pair"].get<double>(), 1e-6 * peak);
+  EXPECT_NEAR(b["fraction_of_limit"].get<double>(),
+              b["pairs_per_s"].get<double>() / b["limit_pairs_per_s"].get<double>(), 1e-9);
+  r = run("bench --data " + data.str() + " --dataset mnist --timed-steps 0");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("timed step"), std::string::npos) << r.output;
+  r = run("bench --data " + data.str() + " --dataset mnist --precision fp16");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("bf16"), std::string::npos) << r.output;
+}
+
 }  // namespace
 
 namespace {

@@ -27,6 +27,12 @@ TEST_P(ResNetNames, ParameterAndBufferNamesShapesAndCountMatchTorchvision) {
     ASSERT_TRUE(buffers.contains(b[0].get<std::string>())) << b[0];
   }
   EXPECT_EQ(net->feature_dim(), ref["feature_dim"].get<int64_t>());
+  // FLOPs counted by forward hooks on torchvision's convolutions.
+  EXPECT_EQ(net->forward_flops(224), ref["conv_flops_224"].get<int64_t>());
+  if (ref.contains("cifar_conv_flops_32")) {
+    ResNet cifar{ResNetOptions(GetParam()).cifar_stem(true)};
+    EXPECT_EQ(cifar->forward_flops(32), ref["cifar_conv_flops_32"].get<int64_t>());
+  }
 }
 INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetNames, ::testing::Values("resnet18", "resnet34", "resnet50"));
 
@@ -38,6 +44,22 @@ TEST(ResNet, WidthStemAndChannels) {
   EXPECT_EQ(h.sizes().vec(), (std::vector<int64_t>{2, 256}));
   ResNet wide(ResNetOptions("resnet50").width(128));
   EXPECT_EQ(wide->feature_dim(), 4096);  // the paper's ResNet-50 (2x)
+}
+
+TEST(ResNet, FlopsScaleWithWidthSquaredAndArea) {
+  // Every convolution's FLOPs go as in x out channels and output area; the
+  // stem's input has fixed channels, so it scales with width only.
+  ResNet full(ResNetOptions("resnet18").cifar_stem(true)), half(ResNetOptions("resnet18").width(32).cifar_stem(true));
+  const int64_t stem64 = 2 * 3 * 64 * 9 * 32 * 32, stem32 = stem64 / 2;
+  EXPECT_EQ(full->forward_flops(32) - stem64, 4 * (half->forward_flops(32) - stem32));
+  EXPECT_EQ(full->forward_flops(64), 4 * full->forward_flops(32));
+}
+
+TEST(ProjectionHead, FlopsCountTheLinearLayers) {
+  ProjectionHead head(ProjectionHeadOptions(512).out_dim(128).layers(3).hidden_dim(256));
+  EXPECT_EQ(head->forward_flops(), 2 * (512 * 256 + 256 * 256 + 256 * 128));
+  ProjectionHead linear(ProjectionHeadOptions(512).out_dim(128).layers(1));
+  EXPECT_EQ(linear->forward_flops(), 2 * 512 * 128);
 }
 
 TEST(ResNet, InitialisationFollowsTorchvision) {

@@ -104,8 +104,31 @@ def golden_resnet():
         buffers = [(k, list(b.shape)) for k, b in m.named_buffers()]
         out[name] = {"parameters": params, "buffers": buffers,
                      "num_parameters": sum(math.prod(s) for _, s in params),
-                     "feature_dim": m.fc.in_features}
+                     "feature_dim": m.fc.in_features,
+                     "conv_flops_224": conv_flops(m, 224)}
+    # SimCLR's CIFAR stem: 3x3 stride-1 first convolution, no max-pool.
+    with torch.random.fork_rng():  # leaves the values drawn after this unchanged
+        m = torchvision.models.resnet18()
+        m.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        m.maxpool = torch.nn.Identity()
+        out["resnet18"]["cifar_conv_flops_32"] = conv_flops(m, 32)
     return out
+
+
+def conv_flops(model, side):
+    """2 x multiply-adds of every convolution for one image, by forward hooks."""
+    total = []
+
+    def hook(module, inputs, output):
+        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total.append(2 * k * output.numel())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, side, side))
+    for h in handles:
+        h.remove()
+    return sum(total)
 
 
 def golden_augment():

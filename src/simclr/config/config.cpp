@@ -152,8 +152,8 @@ std::vector<Field> fields(Config& c) {
       make("train.log_every_seconds", &c.train.log_every_seconds, "seconds between logged progress lines", range(0, none)),
       make("train.device", &c.train.device, "compute device (auto = cuda when LibTorch sees a GPU)",
            one_of({"auto", "cpu", "cuda"})),
-      make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it)",
-           one_of({"auto", "fp32", "bf16"})),
+      make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it; fp16 with loss scaling on CUDA)",
+           one_of({"auto", "fp32", "bf16", "fp16"})),
       make("train.channels_last", &c.train.channels_last, "channels-last memory format for convolutions"),
 
       make("eval.batch_size", &c.eval.batch_size, "images per feature-extraction batch", range(1, 1 << 20)),

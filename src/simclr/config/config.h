@@ -90,7 +90,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 100;  // steps; a checkpoint is also written at the end
   double log_every_seconds = 30;  // full progress log lines (plus a live line on a terminal)
   std::string device = "auto";     // auto | cpu | cuda
-  std::string precision = "auto";  // auto | fp32 | bf16
+  std::string precision = "auto";  // auto | fp32 | bf16 | fp16 (CUDA)
   bool channels_last = true;
 };
 

@@ -50,4 +50,13 @@ int64_t ProjectionHeadImpl::output_dim(int64_t blocks) const {
   return blocks == 0 ? in_dim_ : blocks == layers_ ? out_dim_ : hidden_dim_;
 }
 
+int64_t ProjectionHeadImpl::forward_flops() const {
+  int64_t flops = 0, dim = in_dim_;
+  for (int64_t i = 0; i + 1 < layers_; ++i) {
+    flops += 2 * dim * hidden_dim_;
+    dim = hidden_dim_;
+  }
+  return flops + 2 * dim * out_dim_;
+}
+
 }  // namespace simclr::models

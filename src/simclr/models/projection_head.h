@@ -25,6 +25,8 @@ class ProjectionHeadImpl : public torch::nn::Module {
   torch::Tensor forward_to(const torch::Tensor& h, int64_t blocks);
   int64_t layers() const { return layers_; }
   int64_t output_dim(int64_t blocks) const;
+  // FLOPs (2 x multiply-adds) of the linear layers for one sample.
+  int64_t forward_flops() const;
   // The parameters forward_to(h, blocks) uses.
   std::vector<torch::Tensor> block_parameters(int64_t blocks);
 

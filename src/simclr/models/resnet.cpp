@@ -33,6 +33,20 @@ nn::Sequential make_stage(int64_t& in_planes, int64_t planes, int64_t blocks, in
   return stage;
 }
 
+// 2 x multiply-adds of convolution `c` on a side x side input; advances side.
+int64_t conv_flops(const nn::Conv2d& c, int64_t& side) {
+  const auto& o = c->options;
+  const int64_t k = (*o.kernel_size())[0], stride = (*o.stride())[0];
+  const int64_t pad = (*c10::get<torch::ExpandingArray<2>>(o.padding()))[0];
+  side = (side + 2 * pad - k) / stride + 1;
+  return 2 * o.in_channels() * o.out_channels() * k * k * side * side;
+}
+
+// The 1x1 projection shortcut, if the block has one, on the block's input.
+int64_t downsample_flops(const nn::Sequential& downsample, int64_t side) {
+  return downsample ? conv_flops(nn::Conv2d(downsample->ptr<nn::Conv2dImpl>(0)), side) : 0;
+}
+
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
@@ -45,9 +59,19 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv1(x)));
+  // In place where autograd allows it, as torchvision does: batch norm's
+  // backward needs its input, not its output, so ReLU and the residual add
+  // may overwrite the output and save a pass over memory each.
+  auto out = bn1(conv1(x)).relu_();
   out = bn2(conv2(out));
-  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+  out += downsample ? downsample->forward(x) : x;
+  return torch::relu_(out);
+}
+
+int64_t BasicBlockImpl::forward_flops(int64_t& side) const {
+  const int64_t shortcut = downsample_flops(downsample, side);
+  const int64_t main_path = conv_flops(conv1, side) + conv_flops(conv2, side);
+  return main_path + shortcut;
 }
 
 BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride) {
@@ -63,10 +87,17 @@ BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv1(x)));
-  out = torch::relu(bn2(conv2(out)));
+  auto out = bn1(conv1(x)).relu_();
+  out = bn2(conv2(out)).relu_();
   out = bn3(conv3(out));
-  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+  out += downsample ? downsample->forward(x) : x;
+  return torch::relu_(out);
+}
+
+int64_t BottleneckImpl::forward_flops(int64_t& side) const {
+  const int64_t shortcut = downsample_flops(downsample, side);
+  const int64_t main_path = conv_flops(conv1, side) + conv_flops(conv2, side) + conv_flops(conv3, side);
+  return main_path + shortcut;
 }
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
@@ -103,10 +134,22 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  x = bn1(conv1(x)).relu_();
   if (!options_.cifar_stem()) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+int64_t ResNetImpl::forward_flops(int64_t side) const {
+  int64_t flops = conv_flops(conv1, side);
+  if (!options_.cifar_stem()) side = (side + 2 - 3) / 2 + 1;  // the 3x3 stride-2 max-pool
+  for (const auto* layer : {&layer1, &layer2, &layer3, &layer4}) {
+    for (const auto& block : (*layer)->children()) {
+      if (const auto* b = block->as<BasicBlockImpl>()) flops += b->forward_flops(side);
+      else flops += block->as<BottleneckImpl>()->forward_flops(side);
+    }
+  }
+  return flops;
 }
 
 }  // namespace simclr::models

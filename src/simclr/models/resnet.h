@@ -25,6 +25,9 @@ class BasicBlockImpl : public torch::nn::Module {
   static constexpr int64_t kExpansion = 1;
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
   torch::Tensor forward(const torch::Tensor& x);
+  // Convolution FLOPs (2 x multiply-adds) for one side x side input; `side`
+  // becomes the output side.
+  int64_t forward_flops(int64_t& side) const;
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -38,6 +41,7 @@ class BottleneckImpl : public torch::nn::Module {
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride);
   torch::Tensor forward(const torch::Tensor& x);
+  int64_t forward_flops(int64_t& side) const;
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -52,6 +56,10 @@ class ResNetImpl : public torch::nn::Module {
   // x: [N, in_channels, H, W] -> h: [N, feature_dim()]
   torch::Tensor forward(torch::Tensor x);
   int64_t feature_dim() const { return feature_dim_; }
+  // FLOPs (2 x multiply-adds) of the convolutions in one forward pass of one
+  // side x side image: the work the GEMM-bound part of a step does. Batch
+  // norm, ReLU and pooling are memory-bound and not counted.
+  int64_t forward_flops(int64_t side) const;
   const ResNetOptions& options() const { return options_; }
 
  private:

@@ -47,18 +47,30 @@ Precision resolve_precision(const std::string& name, const torch::Device& device
                  "or auto");
     return Precision::kBf16;
   }
+  if (name == "fp16") {
+    SIMCLR_CHECK(device.is_cuda(),
+                 "train.precision fp16 is for CUDA devices (with loss scaling); on a CPU use bf16 (on CPUs with "
+                 "AVX512-BF16/AMX) or fp32");
+    return Precision::kFp16;
+  }
   if (name == "auto") return !device.is_cuda() && cpu_has_bf16() ? Precision::kBf16 : Precision::kFp32;
-  throw Error(fmt::format("unknown precision '{}'; choose auto, fp32 or bf16", name));
+  throw Error(fmt::format("unknown precision '{}'; choose auto, fp32, bf16 or fp16 (CUDA)", name));
 }
 
-std::string to_string(Precision precision) { return precision == Precision::kBf16 ? "bf16" : "fp32"; }
+std::string to_string(Precision precision) {
+  switch (precision) {
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+    default: return "fp32";
+  }
+}
 
 AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device)
-    : enabled_(precision == Precision::kBf16), cuda_(device.is_cuda()) {
+    : enabled_(precision != Precision::kFp32), cuda_(device.is_cuda()) {
   if (!enabled_) return;
   if (cuda_) {
     previous_ = at::autocast::is_enabled();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_autocast_gpu_dtype(precision == Precision::kFp16 ? at::kHalf : at::kBFloat16);
     at::autocast::set_enabled(true);
   } else {
     previous_ = at::autocast::is_cpu_enabled();
@@ -72,6 +84,33 @@ AutocastGuard::~AutocastGuard() {
   if (cuda_) at::autocast::set_enabled(previous_);
   else at::autocast::set_cpu_enabled(previous_);
   if (!previous_) at::autocast::clear_cache();
+}
+
+LossScaler::LossScaler(bool enabled, double init_scale, int64_t growth_interval)
+    : enabled_(enabled), scale_(enabled ? init_scale : 1.0), growth_interval_(growth_interval) {
+  SIMCLR_CHECK(init_scale > 0 && growth_interval >= 1, "loss scaler needs a positive scale and growth interval");
+}
+
+torch::Tensor LossScaler::scale_loss(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+
+bool LossScaler::unscale_and_update(const std::vector<torch::Tensor>& params) {
+  if (!enabled_) return true;
+  torch::NoGradGuard no_grad;
+  bool finite = true;
+  for (const auto& p : params) {
+    auto g = p.grad();
+    if (!g.defined()) continue;
+    g.mul_(1.0 / scale_);
+    if (finite && !torch::isfinite(g).all().item<bool>()) finite = false;
+  }
+  if (!finite) {
+    scale_ *= 0.5;
+    good_steps_ = 0;
+  } else if (++good_steps_ == growth_interval_) {
+    scale_ *= 2.0;
+    good_steps_ = 0;
+  }
+  return finite;
 }
 
 }  // namespace simclr::train

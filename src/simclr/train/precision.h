@@ -1,6 +1,8 @@
 // Compute precision of the training and evaluation passes. bf16 runs the
-// convolutions and matrix products under CPU autocast (weights stay fp32,
-// the loss is computed in fp32); fp32 is the exact reference path.
+// convolutions and matrix products under autocast (weights stay fp32, the
+// loss is computed in fp32); fp16 does the same on CUDA and needs loss
+// scaling (LossScaler), since fp16 gradients underflow; fp32 is the exact
+// reference path.
 #pragma once
 #include <torch/torch.h>
 
@@ -8,7 +10,7 @@
 
 namespace simclr::train {
 
-enum class Precision { kFp32, kBf16 };
+enum class Precision { kFp32, kBf16, kFp16 };
 
 // True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX).
 bool cpu_has_bf16();
@@ -19,10 +21,11 @@ bool cpu_has_bf16();
 torch::Device resolve_device(const std::string& name);
 
 // "auto" picks bf16 on a CPU that has it, else fp32 (and fp32 on CUDA).
+// fp16 is refused on the CPU (no fast fp16 kernels; use bf16).
 Precision resolve_precision(const std::string& name, const torch::Device& device = torch::kCPU);
 std::string to_string(Precision precision);
 
-// Enables autocast to bf16 on `device`'s type for its lifetime when asked to.
+// Enables autocast to bf16/fp16 on `device`'s type for its lifetime when asked to.
 class AutocastGuard {
  public:
   explicit AutocastGuard(Precision precision, const torch::Device& device = torch::kCPU);
@@ -34,6 +37,28 @@ class AutocastGuard {
   bool enabled_ = false;
   bool cuda_ = false;
   bool previous_ = false;
+};
+
+// Dynamic loss scaling for fp16 (as torch.cuda.amp.GradScaler): the loss is
+// multiplied by a large scale before backward so small gradients survive in
+// fp16; the gradients are divided by it before the step. A step whose
+// gradients hold inf/NaN is skipped and the scale halved; after
+// `growth_interval` good steps in a row it doubles. Disabled, it is the
+// identity and never skips.
+class LossScaler {
+ public:
+  explicit LossScaler(bool enabled, double init_scale = 65536.0, int64_t growth_interval = 2000);
+  bool enabled() const { return enabled_; }
+  double scale() const { return scale_; }
+  torch::Tensor scale_loss(const torch::Tensor& loss) const;
+  // Unscales the gradients of `params` in place; false when any is
+  // non-finite (then skip optimizer.step()). Updates the scale either way.
+  bool unscale_and_update(const std::vector<torch::Tensor>& params);
+
+ private:
+  bool enabled_;
+  double scale_;
+  int64_t growth_interval_, good_steps_ = 0;
 };
 
 }  // namespace simclr::train

@@ -89,6 +89,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   optim::Lars optimizer(model->parameters(),
                         {config.optim.momentum, config.optim.weight_decay, config.optim.lars_trust,
                          config.optim.optimizer == "lars"});
+  // fp16 (CUDA only) needs loss scaling; for bf16 and fp32 this is the identity.
+  LossScaler scaler(precision == Precision::kFp16);
+  const auto parameters = model->parameters();
   io::TrainState state;
   if (reader) {
     reader->load_optimizer(optimizer);
@@ -212,8 +215,13 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                  "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
                  loss_value, state.step, lr, run_dir);
     optimizer.zero_grad();
-    out.loss.backward();
-    optimizer.step();
+    scaler.scale_loss(out.loss).backward();
+    if (scaler.unscale_and_update(parameters)) {
+      optimizer.step();
+    } else {
+      spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state.step,
+                   scaler.scale());
+    }
 
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     ++state.step;
@@ -228,6 +236,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     state.elapsed_seconds += dt;
     ++steps_here;
     seconds_here += dt;
+    result.step_seconds.push_back(dt);
     wait_here += waited;
     result.last_loss = loss_value;
 

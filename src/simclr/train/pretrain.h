@@ -7,6 +7,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "simclr/config/config.h"
 #include "simclr/io/checkpoint.h"
@@ -19,6 +20,7 @@ struct PretrainResult {
   double mean_pairs_per_s = 0;  // over this invocation's steps
   double data_wait_fraction = 0;  // share of step time spent waiting for the loader
   bool interrupted = false;     // stopped early by `stop`; resumable
+  std::vector<double> step_seconds;  // each step of this invocation: wall time, loader wait included
   std::string checkpoint;
 };
 

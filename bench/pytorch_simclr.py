@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""The PyTorch peer: SimCLR pretraining written the standard torchvision way,
+timed for a number of steps. bench/vs_pytorch.py runs it beside simclr.
+
+Data: torchvision ImageFolder (CIFAR-10 JPEG) or Fashion-MNIST in memory, two
+views per image with the SimCLR CIFAR transforms (bench/loader_vs_torchvision.py),
+a DataLoader with worker processes. Model: ResNet-18 built from torchvision's
+BasicBlock with the CIFAR stem (3x3 stride-1 conv, no max-pool) at a given
+width (64 = torchvision's resnet18), the MLP head Linear-BN-ReLU-Linear to 128,
+NT-Xent as cross-entropy over the masked similarity matrix, SGD with momentum.
+
+Setups: "default" is what a PyTorch script gets unless told otherwise (fp32,
+NCHW); "best" is channels-last with bf16 autocast, the fastest PyTorch setup
+on a CPU with bf16 instructions.
+
+Prints one JSON line: pairs per second over the timed steps (wall clock,
+waiting for data included) and the process's peak RSS.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.models.resnet import BasicBlock
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loader_vs_torchvision import IdxImages, TwoViews, simclr_cifar_transform  # noqa: E402
+
+
+class ResNet18(nn.Module):
+    def __init__(self, width, in_channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, inplanes = [], width
+        for i, planes in enumerate([width, 2 * width, 4 * width, 8 * width]):
+            stride = 1 if i == 0 else 2
+            down = None
+            if stride != 1 or inplanes != planes:
+                down = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            layers.append(nn.Sequential(BasicBlock(inplanes, planes, stride, down), BasicBlock(planes, planes)))
+            inplanes = planes
+        self.layers = nn.Sequential(*layers)
+        self.dim = inplanes
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        return torch.flatten(F.adaptive_avg_pool2d(self.layers(x), 1), 1)
+
+
+class SimCLR(nn.Module):
+    def __init__(self, width, in_channels):
+        super().__init__()
+        self.encoder = ResNet18(width, in_channels)
+        d = self.encoder.dim
+        self.head = nn.Sequential(nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(), nn.Linear(d, 128))
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+
+def nt_xent(z1, z2, tau):
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    n = z1.shape[0]
+    logits = z @ z.t() / tau
+    logits.fill_diagonal_(float("-inf"))
+    targets = (torch.arange(2 * n) + n) % (2 * n)
+    return F.cross_entropy(logits, targets)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=["cifar10-jpeg", "fashion-mnist"], required=True)
+    p.add_argument("--data", required=True, help="CIFAR-10 ImageFolder root (with train/) or the Fashion-MNIST folder")
+    p.add_argument("--setup", choices=["default", "best"], required=True)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--steps", type=int, default=5, help="timed steps")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.dataset == "cifar10-jpeg":
+        dataset = torchvision.datasets.ImageFolder(os.path.join(a.data, "train"),
+                                                   transform=TwoViews(simclr_cifar_transform(32)))
+        channels = 3
+    else:
+        dataset = IdxImages(a.data, TwoViews(simclr_cifar_transform(28)))
+        channels = 1
+    loader = torch.utils.data.DataLoader(dataset, batch_size=a.batch, shuffle=True, drop_last=True,
+                                         num_workers=a.workers, persistent_workers=a.workers > 0)
+    model = SimCLR(a.width, channels)
+    best = a.setup == "best"
+    if best:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6)
+    model.train()
+    step, start, losses = 0, None, []
+    while step < a.warmup + a.steps:
+        for (v1, v2), _ in loader:
+            if step == a.warmup:
+                start = time.perf_counter()
+            x = torch.cat([v1, v2])
+            if best:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=best):
+                z = model(x)
+            loss = nt_xent(z[: v1.shape[0]], z[v1.shape[0]:], 0.5)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+            if step == a.warmup + a.steps:
+                break
+    elapsed = time.perf_counter() - start
+    print(json.dumps({"program": f"pytorch-{a.setup}", "pairs_per_s": a.steps * a.batch / elapsed,
+                      "steps": a.steps, "seconds": elapsed, "last_loss": losses[-1],
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": a.workers}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+#include "simclr/train/throughput.h"
+
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "simclr/augment/simclr_augment.h"
+#include "simclr/core/error.h"
+#include "simclr/core/threads.h"
+#include "simclr/data/dataset.h"
+#include "simclr/loss/nt_xent.h"
+#include "simclr/train/precision.h"
+#include "simclr/train/pretrain.h"
+
+namespace simclr::train {
+
+GemmPeak measure_gemm_peak(torch::ScalarType dtype, const torch::Device& device, double seconds_per_size) {
+  using Clock = std::chrono::steady_clock;
+  torch::NoGradGuard no_grad;
+  GemmPeak best;
+  for (int64_t n : {1024, 2048, 4096}) {
+    const auto options = torch::TensorOptions().dtype(torch::kFloat).device(device);
+    const auto a = torch::randn({n, n}, options).to(dtype), b = torch::randn({n, n}, options).to(dtype);
+    auto c = torch::mm(a, b);  // untimed: first-call setup (oneDNN primitive creation, page faults)
+    if (device.is_cuda()) torch::cuda::synchronize();
+    int64_t reps = 0;
+    const auto t0 = Clock::now();
+    double elapsed = 0;
+    while (elapsed < seconds_per_size || reps < 2) {
+      at::mm_out(c, a, b);
+      if (device.is_cuda()) torch::cuda::synchronize();
+      ++reps;
+      elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    const double gflops = 2.0 * static_cast<double>(n) * n * n * reps / elapsed / 1e9;
+    if (gflops > best.gflops) best = {gflops, n};
+  }
+  return best;
+}
+
+double training_flops_per_pair(const models::SimclrModelImpl& model, int64_t side) {
+  const double forward = static_cast<double>(model.encoder->forward_flops(side) + model.head->forward_flops());
+  return 2 /* views */ * 3 /* forward, input gradient, weight gradient */ * forward;
+}
+
+std::vector<std::string> cpu_isa() {
+  static const std::set<std::string> wanted = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"};
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    std::string w;
+    while (words >> w) {
+      if (wanted.count(w)) out.push_back(w);
+    }
+    break;
+  }
+  return out;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// NT-Xent forward + backward on [batch, dim] projections, median of 5.
+double time_loss(int64_t batch, int64_t dim, double temperature, const torch::Device& device) {
+  auto z1 = torch::randn({batch, dim}, torch::TensorOptions().device(device).requires_grad(true));
+  auto z2 = torch::randn({batch, dim}, torch::TensorOptions().device(device).requires_grad(true));
+  std::vector<double> times;
+  for (int i = 0; i < 6; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    loss::nt_xent(z1, z2, temperature).loss.backward();
+    if (device.is_cuda()) torch::cuda::synchronize();
+    if (i > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(times);
+}
+
+// A temporary directory, removed with everything in it when this goes away.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "simclr-bench-XXXXXX").string();
+    SIMCLR_CHECK(::mkdtemp(pattern.data()) != nullptr, "cannot create a temporary directory under {}; set TMPDIR",
+                 std::filesystem::temp_directory_path().string());
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+TrainingBench benchmark_training(config::Config config, const TrainingBenchOptions& options) {
+  SIMCLR_CHECK(options.warmup_steps >= 0 && options.timed_steps >= 1,
+               "bench needs at least 1 timed step and no negative warm-up, got {} and {}", options.timed_steps,
+               options.warmup_steps);
+  config::validate(config);
+  TrainingBench b;
+  const ThreadPlan threads =
+      configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
+  b.torch_threads = threads.torch_threads;
+  b.loader_workers = threads.loader_workers;
+  b.cores = threads.cores;
+  const torch::Device device = resolve_device(config.train.device);
+  const Precision precision = resolve_precision(config.train.precision, device);
+  b.precision = to_string(precision);
+  b.device = device.str();
+  b.batch_size = config.train.batch_size;
+  if (options.gemm) {
+    b.fp32 = measure_gemm_peak(torch::kFloat, device);
+    if (device.is_cuda() || cpu_has_bf16()) b.bf16 = measure_gemm_peak(torch::kBFloat16, device);
+  }
+
+  // The model's arithmetic, from the same config the run builds it from.
+  auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
+  b.side = augment::AugmentOptions::from_config(config.augment, dataset->image_side()).size;
+  {
+    const auto model = models::build_model(config.model, dataset->channels(), b.side);
+    b.flops_per_pair = training_flops_per_pair(*model, b.side);
+  }
+  const double peak = precision == Precision::kBf16 ? b.bf16.gflops : b.fp32.gflops;
+  b.limit_pairs_per_s = peak * 1e9 / b.flops_per_pair;
+
+  config.train.steps = options.warmup_steps + options.timed_steps;
+  config.train.minutes = 0;
+  config.train.epochs = 0;
+  config.train.checkpoint_every = 0;
+  config.eval.knn_every_steps = 0;
+  config.eval.knn_every_epochs = 0;
+  {
+    TempDir dir;
+    const auto r = pretrain(config, dir.path() + "/run", false);
+    SIMCLR_CHECK(static_cast<int64_t>(r.step_seconds.size()) == config.train.steps, "bench ran {} of {} steps",
+                 r.step_seconds.size(), config.train.steps);
+    b.step_seconds.assign(r.step_seconds.begin() + options.warmup_steps, r.step_seconds.end());
+    b.data_wait_fraction = r.data_wait_fraction;
+  }
+  b.pairs_per_s = static_cast<double>(b.batch_size) / median(b.step_seconds);
+  b.fraction_of_limit = b.limit_pairs_per_s > 0 ? b.pairs_per_s / b.limit_pairs_per_s : 0;
+  b.loss_seconds = time_loss(b.batch_size, config.model.head_dim, config.loss.temperature, device);
+  b.peak_rss_mib = peak_rss_mib();
+  return b;
+}
+
+}  // namespace simclr::train
