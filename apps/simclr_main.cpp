@@ -282,6 +282,7 @@ int run_machine_info(bool json) {
                            {"blas", blas.kind},
                            {"blas_library", blas.path},
                            {"onednn", at::hasMKLDNN()},
+                           {"malloc", simclr::memory_allocator()},
                            {"bf16", simclr::train::cpu_has_bf16()},
                            {"cuda", torch::cuda::is_available()},
                            {"warnings", warnings}};
@@ -306,6 +307,7 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                            {"intra_op_threads", b.torch_threads},
                            {"loader_workers", b.loader_workers},
                            {"blas", simclr::blas_info().kind},
+                           {"malloc", simclr::memory_allocator()},
                            {"isa", simclr::train::cpu_isa()},
                            {"precision", b.precision},
                            {"batch_size", b.batch_size},
@@ -322,8 +324,9 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                            {"data_wait_fraction", b.data_wait_fraction},
                            {"peak_rss_mib", b.peak_rss_mib}};
   std::string human = fmt::format(
-      "machine: {} cores, {} model threads, {} loader workers, {} | BLAS {} | ISA {}\n", b.cores, b.torch_threads,
-      b.loader_workers, b.device, simclr::blas_info().kind, fmt::join(isa, " "));
+      "machine: {} cores, {} model threads, {} loader workers, {} | BLAS {} | malloc {} | ISA {}\n", b.cores,
+      b.torch_threads, b.loader_workers, b.device, simclr::blas_info().kind, simclr::memory_allocator(),
+      fmt::join(isa, " "));
   if (options.gemm) {
     human += fmt::format("GEMM peak: fp32 {:.0f} GFLOP/s (n={}), bf16 {}\n", b.fp32.gflops, b.fp32.size,
                          b.bf16.gflops > 0 ? fmt::format("{:.0f} GFLOP/s (n={})", b.bf16.gflops, b.bf16.size)

@@ -8,6 +8,9 @@ their order so that drift in machine speed cancels:
   pytorch-default bench/pytorch_simclr.py --setup default (fp32, NCHW)
   pytorch-best    bench/pytorch_simclr.py --setup best (channels-last + bf16
                   autocast)
+  pytorch-best-tcmalloc  the same with tcmalloc preloaded (LD_PRELOAD), the
+                  allocator simclr links; PyTorch's CPU guide suggests it, but
+                  a PyTorch script does not get it unless its user does this
 all with the same model, batch, data, augmentations and intra-op threads
 (PyTorch's DataLoader gets 2 worker processes). Each program times a number of
 steps after untimed warm-up steps; the figures are medians over rounds. Peak
@@ -37,9 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # name: (dataset, data path, width, warm-up steps, timed steps per program)
 CASES = {
     "cifar10-w64": ("cifar10-jpeg", "/tmp/cifar10", 64, {"simclr": (2, 6), "pytorch-best": (2, 6),
-                                                         "pytorch-default": (1, 3)}),
+                                                         "pytorch-best-tcmalloc": (2, 6), "pytorch-default": (1, 3)}),
     "fashion-w16": ("fashion-mnist", "/usr/share/datasets/fashion-mnist", 16,
-                    {"simclr": (5, 30), "pytorch-best": (5, 30), "pytorch-default": (3, 12)}),
+                    {"simclr": (5, 30), "pytorch-best": (5, 30), "pytorch-best-tcmalloc": (5, 30),
+                     "pytorch-default": (3, 12)}),
 }
 
 
@@ -53,9 +57,13 @@ def tree_pss_mib(proc):
     return total / 2**20
 
 
-def run(cmd):
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+
+
+def run(cmd, env=None):
     """Runs cmd, sampling its process tree's PSS; returns (last JSON line of stdout, peak PSS MiB)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     ps, peak, done = psutil.Process(proc.pid), [0.0], threading.Event()
 
     def sample():
@@ -103,16 +111,17 @@ def main():
     p.add_argument("--workers", type=int, default=2, help="PyTorch DataLoader worker processes")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
-    programs = ["simclr", "pytorch-best", "pytorch-default"]
+    programs = ["simclr", "pytorch-best", "pytorch-best-tcmalloc", "pytorch-default"]
     results = {"cores": len(os.sched_getaffinity(0)), "batch": a.batch, "threads": a.threads,
                "pytorch_workers": a.workers, "rounds": a.rounds, "cases": {}}
     for case in a.cases.split(","):
         got = {p: [] for p in programs}
         limit = None
         for r in range(a.rounds):
-            order = programs[r % 3:] + programs[:r % 3]
+            order = programs[r % len(programs):] + programs[:r % len(programs)]
             for prog in order:
-                res, pss = run(command(prog, case, a, gemm=(r == 0 and prog == "simclr")))
+                env = {"LD_PRELOAD": TCMALLOC} if prog.endswith("tcmalloc") else None
+                res, pss = run(command(prog, case, a, gemm=(r == 0 and prog == "simclr")), env)
                 res["peak_pss_mib"] = pss
                 got[prog].append(res)
                 if prog == "simclr" and r == 0:
@@ -123,6 +132,7 @@ def main():
         mem = {p: max(x["peak_pss_mib"] for x in got[p]) for p in programs}
         out = {"pairs_per_s": med, "peak_pss_mib": mem,
                "simclr_over_best": med["simclr"] / med["pytorch-best"],
+               "simclr_over_best_tcmalloc": med["simclr"] / med["pytorch-best-tcmalloc"],
                "simclr_over_default": med["simclr"] / med["pytorch-default"],
                "gemm_bf16_gflops": limit["gemm_bf16_gflops"], "gemm_fp32_gflops": limit["gemm_fp32_gflops"],
                "gflop_per_pair": limit["gflop_per_pair"], "limit_pairs_per_s": limit["limit_pairs_per_s"],
@@ -131,10 +141,11 @@ def main():
                "rounds": got}
         results["cases"][case] = out
         print(f"{case}: simclr {med['simclr']:.1f} pairs/s | PyTorch best {med['pytorch-best']:.1f} "
-              f"({out['simclr_over_best']:.2f}x) | PyTorch default {med['pytorch-default']:.1f} "
+              f"({out['simclr_over_best']:.2f}x) | PyTorch best + tcmalloc {med['pytorch-best-tcmalloc']:.1f} "
+              f"({out['simclr_over_best_tcmalloc']:.2f}x) | PyTorch default {med['pytorch-default']:.1f} "
               f"({out['simclr_over_default']:.2f}x) | simclr at {100 * out['simclr_fraction_of_limit']:.0f}% of the "
               f"bf16 limit {limit['limit_pairs_per_s']:.1f} pairs/s | peak PSS MiB: simclr {mem['simclr']:.0f}, "
-              f"best {mem['pytorch-best']:.0f}, default {mem['pytorch-default']:.0f}", flush=True)
+              f"best {mem['pytorch-best']:.0f}, best + tcmalloc {mem['pytorch-best-tcmalloc']:.0f}, default {mem['pytorch-default']:.0f}", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

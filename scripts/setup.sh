@@ -12,12 +12,12 @@ packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread libopenblas-dev libgloo-dev
   libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev zlib1g-dev
+  libspdlog-dev libfmt-dev zlib1g-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   # Python is used only by tests and benchmarks (golden values, the PyTorch
   # peer); the simclr program itself never needs it.
-  python3-torch python3-torchvision python3-sklearn
+  python3-torch python3-torchvision python3-sklearn python3-psutil
 )
 
 missing=()

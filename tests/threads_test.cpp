@@ -41,5 +41,16 @@ TEST(Threads, BlasAndThreadWarnings) {
   EXPECT_NE(describe_compute().find("BLAS OpenBLAS"), std::string::npos);
 }
 
+TEST(Threads, ProgramsRunOnTcmalloc) {
+  // Linked by CMake (SIMCLR_TCMALLOC): the test binary links the library
+  // exactly as the program does, so it must see tcmalloc's malloc too.
+#ifdef SIMCLR_EXPECT_TCMALLOC
+  EXPECT_EQ(memory_allocator(), "tcmalloc");
+  EXPECT_NE(describe_compute().find("malloc tcmalloc"), std::string::npos);
+#else
+  GTEST_SKIP() << "built with -DSIMCLR_TCMALLOC=OFF";
+#endif
+}
+
 }  // namespace
 }  // namespace simclr

@@ -41,6 +41,9 @@ struct BlasInfo {
 };
 BlasInfo blas_info();
 
+// The malloc this process runs on: "tcmalloc", "jemalloc" or "glibc".
+std::string memory_allocator();
+
 // What makes this process slow that the user can fix: a reference BLAS, a
 // single intra-op thread on a multi-core machine. Empty when all is well.
 std::vector<std::string> compute_warnings();
