@@ -297,7 +297,7 @@ int run_machine_info(bool json) {
 int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOptions& options, bool json) {
   Config config;
   overrides.apply(config);
-  const auto isa = simclr::train::cpu_isa();
+  const auto isa = simclr::cpu_isa();
   const auto b = simclr::train::benchmark_training(config, options);
   const double loss_share = b.loss_seconds * b.pairs_per_s / static_cast<double>(b.batch_size);
   nlohmann::json result = {{"kind", "bench"},
@@ -308,7 +308,7 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                            {"loader_workers", b.loader_workers},
                            {"blas", simclr::blas_info().kind},
                            {"malloc", simclr::memory_allocator()},
-                           {"isa", simclr::train::cpu_isa()},
+                           {"isa", simclr::cpu_isa()},
                            {"precision", b.precision},
                            {"batch_size", b.batch_size},
                            {"image_side", b.side},

@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <thread>
 
 namespace simclr {
@@ -71,6 +74,23 @@ BlasInfo blas_info() {
   else if (lower.find("mkl") != std::string::npos) info.kind = "MKL";
   else if (lower.find("/blas/") != std::string::npos || lower.find("libblas.so") != std::string::npos) info.kind = "reference";
   return info;
+}
+
+std::vector<std::string> cpu_isa() {
+  static const std::set<std::string> wanted = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"};
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    std::string w;
+    while (words >> w) {
+      if (wanted.count(w)) out.push_back(w);
+    }
+    break;
+  }
+  return out;
 }
 
 std::string memory_allocator() {

@@ -41,6 +41,10 @@ struct BlasInfo {
 };
 BlasInfo blas_info();
 
+// The CPU's vector extensions that matter for training speed, from
+// /proc/cpuinfo: avx2, avx512f, avx512_vnni, avx512_bf16, amx_bf16.
+std::vector<std::string> cpu_isa();
+
 // The malloc this process runs on: "tcmalloc", "jemalloc" or "glibc".
 std::string memory_allocator();
 

@@ -2,27 +2,18 @@
 
 #include <ATen/autocast_mode.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
 #include "simclr/core/error.h"
+#include "simclr/core/threads.h"
 
 namespace simclr::train {
 
 bool cpu_has_bf16() {
   static const bool has = [] {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("flags", 0) != 0) continue;
-      std::istringstream words(line);
-      std::string w;
-      while (words >> w) {
-        if (w == "avx512_bf16" || w == "amx_bf16") return true;
-      }
-      return false;
-    }
-    return false;
+    const auto isa = cpu_isa();
+    return std::find(isa.begin(), isa.end(), "avx512_bf16") != isa.end() ||
+           std::find(isa.begin(), isa.end(), "amx_bf16") != isa.end();
   }();
   return has;
 }

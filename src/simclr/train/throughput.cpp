@@ -4,12 +4,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <filesystem>
-
 #include <chrono>
-#include <fstream>
-#include <set>
-#include <sstream>
+#include <filesystem>
 
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
@@ -48,23 +44,6 @@ GemmPeak measure_gemm_peak(torch::ScalarType dtype, const torch::Device& device,
 double training_flops_per_pair(const models::SimclrModelImpl& model, int64_t side) {
   const double forward = static_cast<double>(model.encoder->forward_flops(side) + model.head->forward_flops());
   return 2 /* views */ * 3 /* forward, input gradient, weight gradient */ * forward;
-}
-
-std::vector<std::string> cpu_isa() {
-  static const std::set<std::string> wanted = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"};
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    std::string w;
-    while (words >> w) {
-      if (wanted.count(w)) out.push_back(w);
-    }
-    break;
-  }
-  return out;
 }
 
 double peak_rss_mib() {

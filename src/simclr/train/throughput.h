@@ -30,10 +30,6 @@ GemmPeak measure_gemm_peak(torch::ScalarType dtype, const torch::Device& device 
 // NT-Xent loss is not included (batch-dependent and small; measured apart).
 double training_flops_per_pair(const models::SimclrModelImpl& model, int64_t side);
 
-// The CPU's vector extensions that matter for training speed, from
-// /proc/cpuinfo: avx2, avx512f, avx512_vnni, avx512_bf16, amx_bf16.
-std::vector<std::string> cpu_isa();
-
 // Peak resident memory of this process so far, in MiB.
 double peak_rss_mib();
 
