@@ -15,6 +15,7 @@
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
 #include "simclr/train/precision.h"
+#include "simclr/train/step.h"
 
 int main(int argc, char** argv) {
   using namespace simclr;
@@ -38,17 +39,12 @@ int main(int argc, char** argv) {
   models::to_channels_last(*model);
   optim::Lars optimizer(model->parameters(), {});
   optimizer.set_lr(0.1);
+  train::LossScaler scaler(false);
+  const auto parameters = model->parameters();
   const auto x = torch::rand({2 * batch, channels, side, side}).contiguous(at::MemoryFormat::ChannelsLast);
   auto step = [&] {
-    loss::NtXentOutput out;
-    {
-      train::AutocastGuard autocast(precision);
-      const auto z = model->forward(x).z;
-      out = loss::nt_xent(z.narrow(0, 0, batch), z.narrow(0, batch, batch), 0.5);
-    }
-    optimizer.zero_grad();
-    out.loss.backward();
-    optimizer.step();
+    const auto out = train::forward_loss(model, x, 0.5, precision, torch::kCPU);
+    train::backward_and_step(out.loss, optimizer, scaler, parameters);
   };
   step();
   namespace prof = torch::autograd::profiler;

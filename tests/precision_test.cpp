@@ -5,6 +5,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/models/simclr_model.h"
+#include "simclr/train/step.h"
 #include "simclr/train/throughput.h"
 #include "test_util.h"
 
@@ -85,6 +86,18 @@ TEST(LossScaler, UnscalesSkipsOverflowsAndGrows) {
     EXPECT_TRUE(s.unscale_and_update({p}));
   }
   EXPECT_DOUBLE_EQ(s.scale(), 1024.0);  // three good steps in a row: doubled
+}
+
+TEST(TrainStep, OverflowedGradientsSkipTheOptimizerStep) {
+  auto w = torch::ones({3}, torch::requires_grad());
+  optim::Lars optimizer({w}, {});
+  optimizer.set_lr(0.1);
+  LossScaler scaler(true, 1e38);  // gradient 10 x 1e38 overflows fp32
+  EXPECT_FALSE(backward_and_step((w * 10).sum(), optimizer, scaler, {w}));
+  EXPECT_TRUE(torch::equal(w.detach(), torch::ones({3})));  // untouched
+  EXPECT_DOUBLE_EQ(scaler.scale(), 5e37);
+  EXPECT_TRUE(backward_and_step(w.sum(), optimizer, scaler, {w}));  // 5e37 x 1 fits: a real step
+  EXPECT_FALSE(torch::equal(w.detach(), torch::ones({3})));
 }
 
 TEST(Throughput, TrainingFlopsAreSixForwardPasses) {

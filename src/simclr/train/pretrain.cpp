@@ -19,6 +19,7 @@
 #include "simclr/loss/nt_xent.h"
 #include "simclr/optim/schedule.h"
 #include "simclr/train/precision.h"
+#include "simclr/train/step.h"
 
 namespace simclr::train {
 namespace fs = std::filesystem;
@@ -202,23 +203,14 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     const int64_t n = batch->view1.size(0);
     auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
     if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    loss::NtXentOutput out;
-    {
-      AutocastGuard autocast(precision, device);
-      const auto z = model->forward(x).z;
-      out = loss::nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), config.loss.temperature);
-    }
+    const auto out = forward_loss(model, x, config.loss.temperature, precision, device);
     const double loss_value = out.loss.item<double>();
     const double top1 = out.top1.item<double>();
     SIMCLR_CHECK(std::isfinite(loss_value),
                  "the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use --train.precision fp32. The "
                  "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
                  loss_value, state.step, lr, run_dir);
-    optimizer.zero_grad();
-    scaler.scale_loss(out.loss).backward();
-    if (scaler.unscale_and_update(parameters)) {
-      optimizer.step();
-    } else {
+    if (!backward_and_step(out.loss, optimizer, scaler, parameters)) {
       spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state.step,
                    scaler.scale());
     }
