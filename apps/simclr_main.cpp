@@ -24,6 +24,8 @@
 #include "simclr/train/precision.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
+#include "simclr/distributed/communicator.h"
+#include "simclr/distributed/launch.h"
 #include "simclr/train/pretrain.h"
 #include "simclr/train/throughput.h"
 
@@ -91,12 +93,34 @@ void print_result(const nlohmann::json& result, bool json, const std::string& hu
   else std::cout << human << std::endl;
 }
 
+// The communicator of a data-parallel run when a launcher (torchrun, srun,
+// or RANK/WORLD_SIZE by hand) started this process as one of several ranks.
+std::shared_ptr<simclr::distributed::Communicator> connect_ranks(const simclr::distributed::LaunchInfo& launch,
+                                                                 const Config& config) {
+  if (!launch.distributed()) return nullptr;
+  spdlog::info("{}", launch.describe());
+  simclr::distributed::CommunicatorOptions o;
+  o.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.distributed.timeout_seconds * 1000));
+  const bool cuda = config.train.device == "cuda" || (config.train.device == "auto" && torch::cuda::is_available());
+  o.backend = config.distributed.backend == "auto" ? (cuda ? "nccl" : "gloo") : config.distributed.backend;
+  if (o.backend == "nccl") o.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank));
+  return simclr::distributed::Communicator::connect(launch, o);
+}
+
 int run_pretrain(const Overrides& overrides, const std::string& out, bool resume, bool json) {
+  const auto launch = simclr::distributed::detect_launch();
+  if (launch.distributed()) {
+    // Every rank logs its warnings and errors, tagged; rank 0 alone the progress.
+    spdlog::set_pattern(fmt::format("[%H:%M:%S] [rank {}/{}] %^%l%$ %v", launch.rank, launch.world_size));
+    if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);
+  }
   Config config;
   if (resume) {
     const auto saved = (fs::path(out) / "config.yaml").string();
-    SIMCLR_CHECK(fs::exists(saved), "cannot resume: '{}' has no config.yaml; is it a simclr run directory?", out);
-    simclr::config::load_yaml_file(config, saved);
+    // Ranks other than 0 may run where the run directory is not: they take rank 0's config.
+    SIMCLR_CHECK(fs::exists(saved) || launch.rank != 0,
+                 "cannot resume: '{}' has no config.yaml; is it a simclr run directory?", out);
+    if (fs::exists(saved)) simclr::config::load_yaml_file(config, saved);
   }
   overrides.apply(config);
   simclr::config::validate(config);
@@ -104,7 +128,20 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const auto r = simclr::train::pretrain(config, out, resume, [](const auto&) { return g_stop.load(); });
+  const auto comm = connect_ranks(launch, config);
+  simclr::train::PretrainResult r;
+  try {
+    r = simclr::train::pretrain(config, out, resume, [](const auto&) { return g_stop.load(); }, comm);
+  } catch (const std::exception& e) {
+    if (!comm) throw;
+    // A failed rank exits at once: destroying a process group with collectives
+    // still queued waits out their timeouts one by one. Nothing is lost:
+    // checkpoints are written atomically and metrics are flushed per line.
+    spdlog::error("{}", e.what());
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
+  if (launch.rank != 0) return r.interrupted ? 130 : 0;
   nlohmann::json result = {{"run_dir", out},
                            {"checkpoint", r.checkpoint},
                            {"step", r.state.step},
@@ -113,7 +150,10 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
                            {"pairs_per_s", r.mean_pairs_per_s},
                            {"data_wait_fraction", r.data_wait_fraction},
                            {"elapsed_s", r.state.elapsed_seconds},
-                           {"interrupted", r.interrupted}};
+                           {"interrupted", r.interrupted},
+                           {"ranks", launch.world_size},
+                           {"payload_bytes_per_step", r.payload_bytes_per_step},
+                           {"sent_bytes_per_step", r.sent_bytes_per_step}};
   simclr::write_text_atomically((fs::path(out) / "pretrain.json").string(), result.dump(2) + "\n");
   print_result(result, json,
                fmt::format("pretrained {} steps ({:.1f} min, {:.1f} pairs/s, {:.1f}% waiting for data), final loss "

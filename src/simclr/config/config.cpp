@@ -156,6 +156,17 @@ std::vector<Field> fields(Config& c) {
            one_of({"auto", "fp32", "bf16", "fp16"})),
       make("train.channels_last", &c.train.channels_last, "channels-last memory format for convolutions"),
 
+      make("distributed.backend", &c.distributed.backend, "c10d backend (auto = nccl on CUDA, gloo on CPU)",
+           one_of({"auto", "gloo", "nccl"})),
+      make("distributed.timeout_seconds", &c.distributed.timeout_seconds,
+           "seconds a silent or dead rank may hold up the others before every rank stops with its name",
+           range(1, 86400)),
+      make("distributed.sync_bn", &c.distributed.sync_bn, "batch-norm statistics over all ranks (global BN)"),
+      make("distributed.global_negatives", &c.distributed.global_negatives,
+           "NT-Xent negatives from every rank's projections (off: each rank's own batch only)"),
+      make("distributed.bucket_mb", &c.distributed.bucket_mb, "gradient all-reduce bucket size in MB",
+           range(0.001, 4096)),
+
       make("eval.batch_size", &c.eval.batch_size, "images per feature-extraction batch", range(1, 1 << 20)),
       make("eval.weight_decays", &c.eval.weight_decays, "linear probe L2 grid, chosen on a held-out 10% of train"),
       make("eval.max_iter", &c.eval.max_iter, "linear probe L-BFGS iterations", range(1, 100000)),

@@ -121,6 +121,17 @@ struct FinetuneConfig {
   double crop_scale_min = 0.08;  // light augmentation: random resized crop + flip
 };
 
+// Data-parallel training over c10d (Gloo on CPU, NCCL on CUDA). The ranks
+// come from the launcher's environment (torchrun, Slurm or RANK/WORLD_SIZE
+// by hand, see distributed/launch.h); these keys say how they cooperate.
+struct DistributedConfig {
+  std::string backend = "auto";   // auto (nccl on CUDA, else gloo) | gloo | nccl
+  double timeout_seconds = 30;    // a rank that stops answering for this long ends the run
+  bool sync_bn = true;            // batch-norm statistics over the global batch (paper's global BN)
+  bool global_negatives = true;   // NT-Xent against the projections of every rank
+  double bucket_mb = 25;          // gradient all-reduce bucket size (as PyTorch DDP)
+};
+
 struct Config {
   DataConfig data;
   AugmentConfig augment;
@@ -130,6 +141,7 @@ struct Config {
   TrainConfig train;
   EvalConfig eval;
   FinetuneConfig finetune;
+  DistributedConfig distributed;
 };
 
 // One entry of the key table: where the value lives, what it means, what is allowed.

@@ -60,7 +60,7 @@ void emit_block(std::ostream& s, const std::string& name, const nn::Module& bloc
     if (!has) break;
     if (n > 1) s << "        y = torch.relu(y)\n";
     s << "        y = " << conv(name + "." + c, *child(block, c).as<nn::Conv2d>(), y) << "\n";
-    s << "        y = " << batch_norm(name + "." + b, *child(block, b).as<nn::BatchNorm2d>(), "y") << "\n";
+    s << "        y = " << batch_norm(name + "." + b, *child(block, b).as<models::BatchNorm>(), "y") << "\n";
     y = "y";
   }
   bool downsample = false;
@@ -69,7 +69,7 @@ void emit_block(std::ostream& s, const std::string& name, const nn::Module& bloc
     const auto& d = child(block, "downsample");
     s << "        identity = " << conv(name + ".downsample.0", *child(d, "0").as<nn::Conv2d>(), "x") << "\n";
     s << "        identity = "
-      << batch_norm(name + ".downsample.1", *child(d, "1").as<nn::BatchNorm2d>(), "identity") << "\n";
+      << batch_norm(name + ".downsample.1", *child(d, "1").as<models::BatchNorm>(), "identity") << "\n";
   }
   s << "        x = torch.relu(y + identity)\n";
 }
@@ -81,7 +81,7 @@ std::string torchscript_source(models::SimclrModel& model, bool with_head) {
   std::ostringstream s;
   s << "def forward(self, x: Tensor) -> Tensor:\n";
   s << "        x = " << conv("conv1", *child(enc, "conv1").as<nn::Conv2d>(), "x") << "\n";
-  s << "        x = torch.relu(" << batch_norm("bn1", *child(enc, "bn1").as<nn::BatchNorm2d>(), "x") << ")\n";
+  s << "        x = torch.relu(" << batch_norm("bn1", *child(enc, "bn1").as<models::BatchNorm>(), "x") << ")\n";
   if (!enc.options().cifar_stem()) s << "        x = torch.max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], False)\n";
   for (int l = 1; l <= 4; ++l) {
     const std::string layer = "layer" + std::to_string(l);
@@ -96,7 +96,7 @@ std::string torchscript_source(models::SimclrModel& model, bool with_head) {
       if (const auto* lin = m.value()->as<nn::Linear>()) {
         s << "        x = torch.linear(x, " << ref(name) << ".weight, "
           << (lin->options.bias() ? ref(name) + ".bias" : "None") << ")\n";
-      } else if (const auto* bn = m.value()->as<nn::BatchNorm1d>()) {
+      } else if (const auto* bn = m.value()->as<models::BatchNorm>()) {
         s << "        x = " << batch_norm(name, *bn, "x") << "\n";
       } else {
         s << "        x = torch.relu(x)\n";

@@ -22,37 +22,42 @@ void check_inputs(const torch::Tensor& z1, const torch::Tensor& z2, double tempe
 // Both views stacked, in fp32 (double stays double for gradient checks) and
 // L2-normalised. Autograd handles this part: it is O(N d).
 torch::Tensor normalized_views(const torch::Tensor& z1, const torch::Tensor& z2) {
-  auto z = torch::cat({z1, z2}, 0);
-  if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);
-  return torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return normalize_projections(torch::cat({z1, z2}, 0));
 }
 
-torch::Tensor partner_index(int64_t n, const torch::Device& device) {
-  const auto index = torch::arange(2 * n, torch::TensorOptions().dtype(torch::kLong).device(device));
-  return torch::remainder(index + n, 2 * n);
+// Column of each anchor's partner view: rows [offset, offset + count) hold
+// one rank's [view 1; view 2], so anchor i's partner is count/2 rows away.
+torch::Tensor partner_index(int64_t offset, int64_t count, const torch::Device& device) {
+  const auto index = torch::arange(count, torch::TensorOptions().dtype(torch::kLong).device(device));
+  return torch::remainder(index + count / 2, count) + offset;
 }
 
-// The 2N x 2N part in one buffer. Forward: S = z z^T / tau with -inf on the
-// diagonal, turned in place into the softmax P = exp(S - lse) and kept for
-// backward, where it becomes dL/dS = (P - onehot(partner)) / 2N, again in
-// place. dL/dz = (G + G^T) z / tau. Autograd's composition of mm, fill,
-// cross_entropy keeps about three 2N x 2N tensors alive (logits, log-softmax,
+// The anchors-by-candidates part in one buffer. Anchors are the rows
+// a = z[offset, offset + count) of the candidates z (all of z in a single
+// process; this rank's rows of the gathered projections in a distributed
+// one). Forward: S = a z^T / tau with -inf at each anchor's own column,
+// turned in place into the softmax P = exp(S - lse) and kept for backward,
+// where it becomes G = dL/dS = (P - onehot(partner)) / count, again in place.
+// dL/dz = G^T a / tau, plus G z / tau on the anchor rows (for a single
+// process, (G + G^T) z / tau). Autograd's composition of mm, fill,
+// cross_entropy keeps about three such tensors alive (logits, log-softmax,
 // its gradient); this keeps one, and makes fewer passes over it.
 class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
  public:
   // Returns {loss, top1}; top1 has no gradient.
-  static tensor_list forward(AutogradContext* ctx, const torch::Tensor& z, double temperature) {
+  static tensor_list forward(AutogradContext* ctx, const torch::Tensor& z, double temperature, int64_t offset,
+                             int64_t count) {
     // The similarities and the softmax stay in z's precision (fp32) even
     // inside an autocast region, where mm would otherwise run in bf16/fp16.
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-    const int64_t two_n = z.size(0), n = two_n / 2;
     const double inv_t = 1.0 / temperature;
-    auto p = torch::mm(z, z.t());
+    const auto anchors = z.narrow(0, offset, count);
+    auto p = torch::mm(anchors, z.t());
     p.mul_(inv_t);
     // An anchor is never its own negative: exp(-inf) = 0 gives it zero
     // probability and zero gradient without a mask tensor.
-    p.fill_diagonal_(-std::numeric_limits<double>::infinity());
-    const auto partner = partner_index(n, z.device());
+    p.narrow(1, offset, count).fill_diagonal_(-std::numeric_limits<double>::infinity());
+    const auto partner = partner_index(offset, count, z.device());
     const auto positive = p.gather(1, partner.unsqueeze(1)).squeeze(1);
     const auto row_max = std::get<0>(p.max(1));
     p.sub_(row_max.unsqueeze(1)).exp_();
@@ -64,6 +69,7 @@ class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
     auto top1 = positive.ge(row_max).to(torch::kFloat).mean();
     ctx->save_for_backward({z, p, partner});
     ctx->saved_data["inv_t"] = inv_t;
+    ctx->saved_data["offset"] = offset;
     ctx->mark_non_differentiable({top1});
     return {loss, top1};
   }
@@ -78,13 +84,13 @@ class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
     auto g = saved[1];  // the softmax P, turned into dL/dS below
     const auto& partner = saved[2];
     const double inv_t = ctx->saved_data["inv_t"].toDouble();
-    const int64_t two_n = z.size(0);
-    g.scatter_add_(1, partner.unsqueeze(1), torch::full({two_n, 1}, -1.0, g.options()));
-    const auto scale = grad_outputs[0].to(g.scalar_type()) * (inv_t / static_cast<double>(two_n));
-    auto dz = torch::mm(g, z);
-    dz.addmm_(g.t(), z);
+    const int64_t offset = ctx->saved_data["offset"].toInt(), count = g.size(0);
+    g.scatter_add_(1, partner.unsqueeze(1), torch::full({count, 1}, -1.0, g.options()));
+    const auto scale = grad_outputs[0].to(g.scalar_type()) * (inv_t / static_cast<double>(count));
+    auto dz = torch::mm(g.t(), z.narrow(0, offset, count));
+    dz.narrow(0, offset, count).addmm_(g, z);
     dz.mul_(scale);
-    return {dz, torch::Tensor()};
+    return {dz, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -92,7 +98,22 @@ class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
 
 NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
   check_inputs(z1, z2, temperature);
-  const auto out = NtXentFunction::apply(normalized_views(z1, z2), temperature);
+  const auto out = NtXentFunction::apply(normalized_views(z1, z2), temperature, 0, 2 * z1.size(0));
+  return {out[0], out[1]};
+}
+
+torch::Tensor normalize_projections(const torch::Tensor& z) {
+  const auto zf = z.scalar_type() == torch::kDouble ? z : z.to(torch::kFloat);
+  return torch::nn::functional::normalize(zf, torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+NtXentOutput nt_xent_anchors(const torch::Tensor& candidates, int64_t offset, int64_t count, double temperature) {
+  SIMCLR_CHECK(temperature > 0, "NT-Xent temperature must be positive, got {}", temperature);
+  SIMCLR_CHECK(candidates.dim() == 2 && count >= 2 && count % 2 == 0 && offset >= 0 &&
+                   offset + count <= candidates.size(0),
+               "NT-Xent anchors [{}, {}) must be an even number of rows of the {} candidates", offset, offset + count,
+               c10::str(candidates.sizes()));
+  const auto out = NtXentFunction::apply(candidates, temperature, offset, count);
   return {out[0], out[1]};
 }
 
@@ -103,7 +124,7 @@ NtXentOutput nt_xent_reference(const torch::Tensor& z1, const torch::Tensor& z2,
   const auto z = normalized_views(z1, z2);
   auto logits = torch::mm(z, z.t()) / temperature;
   logits.fill_diagonal_(-std::numeric_limits<double>::infinity());
-  const auto targets = partner_index(n, z.device());
+  const auto targets = partner_index(0, 2 * n, z.device());
   NtXentOutput out;
   out.loss = torch::nn::functional::cross_entropy(logits, targets);
   torch::NoGradGuard no_grad;

@@ -20,6 +20,17 @@ struct NtXentOutput {
 // backward (see nt_xent.cpp). Its backward may run once per forward.
 NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature);
 
+// The loss of some anchors against a larger set of candidates, for
+// data-parallel runs with global negatives: `candidates` are the
+// L2-normalised projections of every rank ([W * 2n, d], rank r's rows being
+// its [view 1; view 2]) and the anchors are rows [offset, offset + count) =
+// this rank's. Returns the mean over these anchors; the mean of it over the
+// ranks is the single-process loss of the global batch.
+NtXentOutput nt_xent_anchors(const torch::Tensor& candidates, int64_t offset, int64_t count, double temperature);
+
+// z in fp32 (double stays double), each row scaled to unit length.
+torch::Tensor normalize_projections(const torch::Tensor& z);
+
 // The same loss written plainly with autograd (mm, cross_entropy): the
 // reference the fused path is tested against.
 NtXentOutput nt_xent_reference(const torch::Tensor& z1, const torch::Tensor& z2, double temperature);

@@ -1,6 +1,7 @@
 #include "simclr/models/projection_head.h"
 
 #include "simclr/core/error.h"
+#include "simclr/models/batch_norm.h"
 
 namespace simclr::models {
 namespace nn = torch::nn;
@@ -13,7 +14,7 @@ ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) {
   for (int64_t i = 0; i + 1 < o.layers(); ++i) {
     // No bias before BN: BN's shift makes it redundant (as in the official code).
     mlp->push_back(nn::Linear(nn::LinearOptions(dim, hidden).bias(false)));
-    mlp->push_back(nn::BatchNorm1d(hidden));
+    mlp->push_back(BatchNorm(hidden));
     mlp->push_back(nn::ReLU());
     dim = hidden;
   }
@@ -31,7 +32,7 @@ torch::Tensor ProjectionHeadImpl::forward_to(const torch::Tensor& h, int64_t blo
   torch::Tensor x = h;
   for (int64_t b = 0; b < blocks; ++b) {  // each hidden block is mlp[3b..3b+2]: Linear, BatchNorm1d, ReLU
     x = mlp[static_cast<size_t>(3 * b)]->as<nn::Linear>()->forward(x);
-    x = mlp[static_cast<size_t>(3 * b + 1)]->as<nn::BatchNorm1d>()->forward(x);
+    x = mlp[static_cast<size_t>(3 * b + 1)]->as<BatchNormImpl>()->forward(x);
     x = torch::relu(x);
   }
   return x;

@@ -14,7 +14,7 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad)
 
 nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
   if (stride == 1 && in == out) return nullptr;
-  return nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
+  return nn::Sequential(conv(in, out, 1, stride, 0), BatchNorm(out));
 }
 
 std::array<int64_t, 4> blocks_of(const std::string& arch) {
@@ -51,9 +51,9 @@ int64_t downsample_flops(const nn::Sequential& downsample, int64_t side) {
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv(in_planes, planes, 3, stride, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm(planes));
   downsample = make_downsample(in_planes, planes * kExpansion, stride);
   if (downsample) register_module("downsample", downsample);
 }
@@ -77,11 +77,11 @@ int64_t BasicBlockImpl::forward_flops(int64_t& side) const {
 BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   // torchvision's v1.5 bottleneck: the stride sits on the 3x3 convolution.
   conv1 = register_module("conv1", conv(in_planes, planes, 1, 1, 0));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm(planes));
   conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1, 1, 0));
-  bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  bn3 = register_module("bn3", BatchNorm(planes * kExpansion));
   downsample = make_downsample(in_planes, planes * kExpansion, stride);
   if (downsample) register_module("downsample", downsample);
 }
@@ -107,7 +107,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   SIMCLR_CHECK(options.in_channels() >= 1, "input channels must be at least 1, got {}", options.in_channels());
   conv1 = register_module("conv1", options.cifar_stem() ? conv(options.in_channels(), w, 3, 1, 1)
                                                         : conv(options.in_channels(), w, 7, 2, 3));
-  bn1 = register_module("bn1", nn::BatchNorm2d(w));
+  bn1 = register_module("bn1", BatchNorm(w));
   int64_t in_planes = w;
   const bool bottleneck = options.arch() == "resnet50";
   const std::array<int64_t, 4> planes = {w, 2 * w, 4 * w, 8 * w};
@@ -126,7 +126,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* c = module->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNorm>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }

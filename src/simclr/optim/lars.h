@@ -35,6 +35,9 @@ class Lars {
   // A parameter is adapted and decayed iff it has more than one dimension.
   static bool is_excluded(const torch::Tensor& param) { return param.dim() <= 1; }
 
+  // The momentum buffers (views of the optimizer's own), e.g. to broadcast them.
+  const std::vector<torch::Tensor>& state() const { return momentum_; }
+
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive);
 

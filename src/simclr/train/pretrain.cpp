@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "simclr/augment/simclr_augment.h"
@@ -15,6 +16,8 @@
 #include "simclr/eval/knn.h"
 #include "simclr/models/weight_import.h"
 #include "simclr/data/contrastive_loader.h"
+#include "simclr/distributed/gradient_sync.h"
+#include "simclr/models/batch_norm.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/optim/schedule.h"
@@ -48,13 +51,52 @@ void truncate_metrics(const std::string& path, int64_t last_step) {
   write_text_atomically(path, kept);
 }
 
+// Every rank runs rank 0's config. A rank whose own differs was launched
+// with other arguments (an error), except on resume, where only rank 0 needs
+// the run directory and the others take the saved config from it.
+config::Config agree_on_config(const config::Config& config, distributed::Communicator& comm, bool resume) {
+  const std::string mine = config::to_yaml(config);
+  const std::string main = comm.broadcast_text(mine);
+  if (comm.is_main() || main == mine) return config;
+  SIMCLR_CHECK(resume, "rank {} was started with another config than rank 0; launch every rank with the same "
+               "arguments. Rank 0's config:\n{}\nrank {}'s:\n{}", comm.rank(), main, comm.rank(), mine);
+  config::Config adopted;
+  config::apply_yaml(adopted, main, "rank 0's config");
+  return adopted;
+}
+
+// Rank 0's weights, batch-norm statistics, optimizer state and run position
+// on every rank.
+void broadcast_start(models::SimclrModel& model, optim::Lars& optimizer, io::TrainState& state,
+                     distributed::Communicator& comm) {
+  std::vector<torch::Tensor> tensors = model->parameters();
+  for (const auto& b : model->buffers()) tensors.push_back(b);
+  for (const auto& m : optimizer.state()) tensors.push_back(m);
+  auto position = torch::tensor({static_cast<double>(state.step), static_cast<double>(state.epoch),
+                                 static_cast<double>(state.batch_in_epoch), state.elapsed_seconds},
+                                torch::kDouble)
+                      .to(tensors.front().device());
+  tensors.push_back(position);
+  comm.broadcast_(tensors);
+  position = position.cpu();
+  state.step = static_cast<int64_t>(position[0].item<double>());
+  state.epoch = static_cast<int64_t>(position[1].item<double>());
+  state.batch_in_epoch = static_cast<int64_t>(position[2].item<double>());
+  state.elapsed_seconds = position[3].item<double>();
+}
+
 }  // namespace
 
 PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
-                        const StopRequest& stop) {
+                        const StopRequest& stop, std::shared_ptr<distributed::Communicator> comm) {
+  if (comm && comm->world_size() == 1) comm.reset();
+  const bool main_rank = !comm || comm->is_main();
+  const int world = comm ? comm->world_size() : 1;
   const std::string checkpoint_path = (fs::path(run_dir) / io::kCheckpointFile).string();
   std::unique_ptr<io::CheckpointReader> reader;
-  if (resume) {
+  if (!main_rank) {
+    // Only rank 0 touches the run directory.
+  } else if (resume) {
     SIMCLR_CHECK(fs::exists(checkpoint_path), "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
                  run_dir);
     reader = std::make_unique<io::CheckpointReader>(checkpoint_path);
@@ -63,26 +105,46 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                  "run directory '{}' already holds a checkpoint; pass --resume to continue it or choose another --out",
                  run_dir);
   }
+  if (comm) config = agree_on_config(config, *comm, resume);
   config::validate(config);
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
+  SIMCLR_CHECK(config.train.batch_size % world == 0,
+               "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
+               config.train.batch_size, world);
+  if (main_rank) {
+    std::error_code ec;
+    fs::create_directories(run_dir, ec);
+    SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
+  }
 
   const auto& tc = config.train;
-  const ThreadPlan threads = configure_threads(static_cast<int>(tc.threads), static_cast<int>(config.data.workers));
+  // Ranks on one machine split its cores unless train.threads says otherwise.
+  const int local_ranks = comm ? comm->local_world_size() : 1;
+  const int torch_threads = tc.threads > 0 || local_ranks <= 1
+                                ? static_cast<int>(tc.threads)
+                                : std::max(1, available_cores() / local_ranks);
+  const ThreadPlan threads = configure_threads(torch_threads, static_cast<int>(config.data.workers));
   const int workers = threads.loader_workers;
-  const torch::Device device = resolve_device(tc.device);
+  torch::Device device = resolve_device(tc.device);
+  if (device.is_cuda() && comm) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->local_rank()));
   const Precision precision = resolve_precision(tc.precision, device);
 
   auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
-  torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  auto model = models::build_model(config.model, dataset->channels(), augment_options.size);
+  auto model = [&] {
+    // Ranks that run as threads of one process (the tests) share LibTorch's
+    // global generator: seeding and drawing the initial weights must not interleave.
+    static std::mutex global_generator;
+    std::lock_guard<std::mutex> lock(global_generator);
+    torch::manual_seed(static_cast<uint64_t>(tc.seed));
+    return models::build_model(config.model, dataset->channels(), augment_options.size);
+  }();
   if (reader) reader->load_model(model);
   else models::maybe_import_weights(config.model, model);
   model->to(device);
   if (tc.channels_last) models::to_channels_last(*model);
   model->train();
+  const auto& dc = config.distributed;
+  if (comm && dc.sync_bn) models::set_batch_norm_sync(*model, comm);
 
   const double peak_lr = optim::scaled_lr(
       config.optim.lr_base.value_or(config.optim.lr_scaling == "linear" ? 0.3 : 0.075), tc.batch_size,
@@ -98,10 +160,18 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     reader->load_optimizer(optimizer);
     state = reader->state();
   }
+  std::unique_ptr<distributed::GradientAverager> gradient_averager;
+  if (comm) {
+    broadcast_start(model, optimizer, state, *comm);
+    gradient_averager = std::make_unique<distributed::GradientAverager>(parameters, comm, dc.bucket_mb);
+    comm->reset_traffic();
+  }
+  const Parallel parallel{comm.get(), dc.global_negatives, gradient_averager.get()};
 
   data::ContrastiveLoader loader(
       dataset, augment::SimclrAugment(augment_options),
-      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true, 0, 1});
+      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true,
+       comm ? comm->rank() : 0, world});
   const int64_t per_epoch = loader.batches_per_epoch();
   // The schedule runs over steps, or over seconds for a wall-clock budget.
   const bool by_time = tc.minutes > 0;
@@ -109,12 +179,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                                : static_cast<double>(tc.steps > 0 ? tc.steps : tc.epochs * per_epoch);
   const double warmup = config.optim.lr_warmup_fraction * total;
 
-  write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config::to_yaml(config));
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  if (resume) truncate_metrics(metrics_path, state.step);
-  else write_text_atomically(metrics_path, "");
-  std::ofstream metrics(metrics_path, std::ios::app);
-  SIMCLR_CHECK(metrics.good(), "cannot write '{}'", metrics_path);
+  std::ofstream metrics;  // rank 0 only; other ranks' writes go nowhere
+  if (main_rank) {
+    write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config::to_yaml(config));
+    if (resume) truncate_metrics(metrics_path, state.step);
+    else write_text_atomically(metrics_path, "");
+    metrics.open(metrics_path, std::ios::app);
+    SIMCLR_CHECK(metrics.good(), "cannot write '{}'", metrics_path);
+  }
 
   spdlog::info("data: {}", dataset->describe());
   spdlog::info("augment: {}", augment_options.describe());
@@ -125,6 +198,12 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
                describe_compute());
   for (const auto& w : compute_warnings()) spdlog::warn("{}", w);
+  if (comm) {
+    spdlog::info("data parallel: {} ranks x {} images = global batch {}; {} gradient buckets of {:g} MB; global "
+                 "negatives {}, global batch norm {}; rank 0 writes the run directory",
+                 world, tc.batch_size / world, tc.batch_size, gradient_averager->bucket_count(), dc.bucket_mb,
+                 dc.global_negatives ? "on" : "off", dc.sync_bn ? "on" : "off");
+  }
   spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
                config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
                resume ? fmt::format(", resuming at step {}", state.step) : "");
@@ -175,13 +254,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
 
   PretrainResult result;
   result.checkpoint = checkpoint_path;
-  auto save = [&] { io::save_checkpoint(checkpoint_path, config, model, optimizer, state); };
+  auto save = [&] {
+    if (main_rank) io::save_checkpoint(checkpoint_path, config, model, optimizer, state);
+  };
 
   int64_t steps_here = 0;
   double seconds_here = 0, wait_here = 0;  // wait: time the model waited for the loader
   bool warned_starving = false;
   auto last_log = Clock::now(), last_live = Clock::now();
-  const bool live = ::isatty(STDERR_FILENO) != 0;
+  const bool live = main_rank && ::isatty(STDERR_FILENO) != 0;
   bool epoch_open = false;
   while (!done()) {
     if (!epoch_open) {
@@ -203,19 +284,26 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     const int64_t n = batch->view1.size(0);
     auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
     if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    const auto out = forward_loss(model, x, config.loss.temperature, precision, device);
-    const double loss_value = out.loss.item<double>();
-    const double top1 = out.top1.item<double>();
+    if (comm) comm->set_step(state.step);
+    const auto out = forward_loss(model, x, config.loss.temperature, precision, device, parallel);
+    double loss_value = out.loss.item<double>();
+    double top1 = out.top1.item<double>();
+    if (comm) {  // the global batch's loss: the mean of the ranks' (equal-sized) losses
+      const auto sums = comm->sum({loss_value, top1});
+      loss_value = sums[0] / world;
+      top1 = sums[1] / world;
+    }
     SIMCLR_CHECK(std::isfinite(loss_value),
                  "the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use --train.precision fp32. The "
                  "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
                  loss_value, state.step, lr, run_dir);
-    if (!backward_and_step(out.loss, optimizer, scaler, parameters)) {
+    if (!backward_and_step(out.loss, optimizer, scaler, parameters, parallel)) {
       spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state.step,
                    scaler.scale());
     }
 
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    bool stop_requested = false;
     ++state.step;
     ++state.batch_in_epoch;
     bool epoch_ended = false;
@@ -224,6 +312,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       state.batch_in_epoch = 0;
       epoch_open = false;
       epoch_ended = true;
+    }
+    if (comm) {
+      // Every rank must agree on when the run ends: the mean step time feeds
+      // wall-clock budgets, and a stop request on any rank stops them all.
+      io::TrainState next = state;
+      next.elapsed_seconds += dt;
+      const auto sums = comm->sum({dt, stop && stop(next) ? 1.0 : 0.0});
+      dt = sums[0] / world;
+      stop_requested = sums[1] > 0;
     }
     state.elapsed_seconds += dt;
     ++steps_here;
@@ -235,17 +332,19 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     nlohmann::json line = {{"step", state.step},      {"epoch", batch->epoch},
                            {"loss", loss_value},       {"lr", lr},
                            {"contrastive_top1", top1},
-                           {"pairs_per_s", n / dt},    {"data_wait_s", waited},
+                           {"pairs_per_s", n * world / dt}, {"data_wait_s", waited},
                            {"elapsed_s", state.elapsed_seconds}};
-    metrics << line.dump() << "\n";
-    metrics.flush();
+    if (main_rank) {
+      metrics << line.dump() << "\n";
+      metrics.flush();
+    }
 
     const auto& ec = config.eval;
     if (knn_bank && ((ec.knn_every_steps > 0 && state.step % ec.knn_every_steps == 0) ||
                      (ec.knn_every_epochs > 0 && epoch_ended && state.epoch % ec.knn_every_epochs == 0) || done())) {
       knn_monitor();
     }
-    const bool stopping = stop && stop(state);
+    const bool stopping = comm ? stop_requested : stop && stop(state);
     if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
     if (stopping) {
       result.interrupted = true;
@@ -284,6 +383,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   result.state = state;
   result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
   result.data_wait_fraction = seconds_here > 0 ? wait_here / seconds_here : 0;
+  if (comm && steps_here > 0) {
+    const auto traffic = comm->traffic();
+    result.payload_bytes_per_step = static_cast<double>(traffic.payload_bytes) / steps_here;
+    result.sent_bytes_per_step = static_cast<double>(traffic.sent_bytes) / steps_here;
+    spdlog::info("data parallel: {:.2f} MB of tensors all-reduced or gathered per step ({:.2f} MB sent by this rank "
+                 "with ring algorithms), {} collectives per step",
+                 result.payload_bytes_per_step / 1e6, result.sent_bytes_per_step / 1e6,
+                 traffic.collectives / steps_here);
+  }
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "simclr/config/config.h"
+#include "simclr/distributed/communicator.h"
 #include "simclr/io/checkpoint.h"
 
 namespace simclr::train {
@@ -22,6 +23,9 @@ struct PretrainResult {
   bool interrupted = false;     // stopped early by `stop`; resumable
   std::vector<double> step_seconds;  // each step of this invocation: wall time, loader wait included
   std::string checkpoint;
+  // Distributed runs: what this rank exchanged per training step, on
+  // average (tensor sizes, and bytes sent by the ring algorithms).
+  double payload_bytes_per_step = 0, sent_bytes_per_step = 0;
 };
 
 // Asked after every step; returning true saves a checkpoint and stops the
@@ -31,7 +35,15 @@ using StopRequest = std::function<bool(const io::TrainState&)>;
 // Runs (or with `resume`, continues) the run in `run_dir`.
 // Throws simclr::Error on bad input or a non-finite loss; the last checkpoint
 // on disk is then left as it was.
+//
+// With a communicator of several ranks this is one rank of a data-parallel
+// run: every rank calls it with the same run_dir. train.batch_size is the
+// global batch; each rank takes its slice of it, the gradients, negatives
+// and batch-norm statistics are shared (distributed.*), and rank 0 alone
+// reads and writes the run directory: it broadcasts its config, the
+// weights and optimizer state (fresh or resumed) and the run's position, so
+// a run resumes with any number of ranks that divides the batch.
 PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
-                        const StopRequest& stop = {});
+                        const StopRequest& stop = {}, std::shared_ptr<distributed::Communicator> comm = nullptr);
 
 }  // namespace simclr::train

@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "simclr/distributed/communicator.h"
+#include "simclr/distributed/gradient_sync.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
@@ -14,16 +16,25 @@
 
 namespace simclr::train {
 
+// The data-parallel side of a step. Default: a single process.
+struct Parallel {
+  distributed::Communicator* comm = nullptr;
+  bool global_negatives = true;                    // NT-Xent against every rank's projections
+  distributed::GradientAverager* gradients = nullptr;  // averages .grad over the ranks
+};
+
 // Forward pass of both views, stacked as [view1; view2] (2n images, already
 // on the model's device and in its memory format), and the NT-Xent loss
 // between z[0:n] and z[n:2n], under autocast when `precision` asks for it.
+// With global negatives the loss is this rank's anchors against all ranks'
+// projections: its mean over the ranks is the loss of the global batch.
 loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, double temperature,
-                                Precision precision, const torch::Device& device);
+                                Precision precision, const torch::Device& device, const Parallel& parallel = {});
 
 // Backward of `loss` and the optimizer step, through the loss scaler (the
 // identity except for fp16). False when the scaler found overflowed
 // gradients and skipped the step.
 bool backward_and_step(const torch::Tensor& loss, optim::Lars& optimizer, LossScaler& scaler,
-                       const std::vector<torch::Tensor>& parameters);
+                       const std::vector<torch::Tensor>& parameters, const Parallel& parallel = {});
 
 }  // namespace simclr::train

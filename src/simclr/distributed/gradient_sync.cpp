@@ -1,0 +1,110 @@
+#include "simclr/distributed/gradient_sync.h"
+
+#include "simclr/core/error.h"
+
+namespace simclr::distributed {
+
+GradientAverager::GradientAverager(std::vector<torch::Tensor> parameters, std::shared_ptr<Communicator> comm,
+                                   double bucket_mb)
+    : parameters_(std::move(parameters)), comm_(std::move(comm)) {
+  const auto bucket_bytes = static_cast<int64_t>(bucket_mb * 1024 * 1024);
+  where_.resize(parameters_.size());
+  seen_.assign(parameters_.size(), false);
+  // Reverse order: the last layers' gradients arrive first.
+  int64_t bytes = 0;
+  for (size_t k = parameters_.size(); k-- > 0;) {
+    const auto& p = parameters_[k];
+    if (!p.requires_grad()) continue;
+    if (buckets_.empty() || bytes >= bucket_bytes || p.scalar_type() != buckets_.back().flat.scalar_type()) {
+      buckets_.push_back(Bucket{});
+      buckets_.back().flat = torch::empty({0}, p.options());
+      bytes = 0;
+    }
+    auto& b = buckets_.back();
+    int64_t offset = 0;
+    if (!b.offsets.empty()) offset = b.offsets.back() + parameters_[b.params.back()].numel();
+    b.params.push_back(k);
+    b.offsets.push_back(offset);
+    where_[k] = {buckets_.size() - 1, offset};
+    bytes += p.numel() * static_cast<int64_t>(p.element_size());
+  }
+  for (auto& b : buckets_) {
+    const int64_t n = b.offsets.back() + parameters_[b.params.back()].numel();
+    b.flat = torch::zeros({n}, b.flat.options());
+  }
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    if (!parameters_[k].requires_grad()) continue;
+    // A hook that returns nothing leaves the gradient itself unchanged.
+    hooks_.push_back(parameters_[k].register_hook([this, k](const torch::Tensor& grad) { on_gradient(k, grad); }));
+  }
+}
+
+GradientAverager::~GradientAverager() {
+  size_t h = 0;
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    if (parameters_[k].requires_grad()) parameters_[k].remove_hook(hooks_[h++]);
+  }
+}
+
+void GradientAverager::begin() {
+  for (auto& b : buckets_) {
+    b.ready = 0;
+    b.work.reset();
+  }
+  std::fill(seen_.begin(), seen_.end(), false);
+  next_launch_ = 0;
+  overlapped_ = 0;
+  armed_ = true;
+}
+
+void GradientAverager::on_gradient(size_t param, const torch::Tensor& grad) {
+  if (!armed_) return;  // a backward outside a training step (none today) is left alone
+  TORCH_INTERNAL_ASSERT(!seen_[param], "a parameter's gradient hook fired twice in one backward");
+  seen_[param] = true;
+  const auto [bucket, offset] = where_[param];
+  auto& b = buckets_[bucket];
+  torch::NoGradGuard no_grad;
+  // view(sizes) reads the flat slice in logical (NCHW) order and copy_
+  // follows grad's own strides, so channels-last gradients round-trip.
+  b.flat.narrow(0, offset, grad.numel()).view(grad.sizes()).copy_(grad);
+  if (++b.ready == b.params.size()) {
+    launch_ready();
+    overlapped_ = static_cast<int64_t>(next_launch_);
+  }
+}
+
+void GradientAverager::launch_ready() {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].ready == buckets_[next_launch_].params.size()) {
+    auto& b = buckets_[next_launch_++];
+    b.flat.div_(comm_->world_size());
+    b.work = comm_->all_reduce_async(b.flat);
+  }
+}
+
+void GradientAverager::finish() {
+  TORCH_INTERNAL_ASSERT(armed_, "GradientAverager::finish() without begin()");
+  armed_ = false;
+  torch::NoGradGuard no_grad;
+  // A parameter that took no part in this loss still gets averaged (as zero
+  // here), so that every rank issues the same collectives.
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    if (!parameters_[k].requires_grad() || seen_[k]) continue;
+    const auto [bucket, offset] = where_[k];
+    auto& b = buckets_[bucket];
+    b.flat.narrow(0, offset, parameters_[k].numel()).zero_();
+    ++b.ready;
+  }
+  launch_ready();
+  TORCH_INTERNAL_ASSERT(next_launch_ == buckets_.size());
+  for (auto& b : buckets_) {
+    comm_->wait(b.work);
+    for (size_t i = 0; i < b.params.size(); ++i) {
+      auto& p = parameters_[b.params[i]];
+      const auto averaged = b.flat.narrow(0, b.offsets[i], p.numel()).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(averaged);
+      else p.mutable_grad() = averaged.clone().contiguous(p.suggest_memory_format());
+    }
+  }
+}
+
+}  // namespace simclr::distributed
