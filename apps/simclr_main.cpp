@@ -107,13 +107,16 @@ std::shared_ptr<simclr::distributed::Communicator> connect_ranks(const simclr::d
   return simclr::distributed::Communicator::connect(launch, o);
 }
 
+// Every rank logs its warnings and errors, tagged; rank 0 alone the progress.
+void tag_rank_logs(const simclr::distributed::LaunchInfo& launch) {
+  if (!launch.distributed()) return;
+  spdlog::set_pattern(fmt::format("[%H:%M:%S] [rank {}/{}] %^%l%$ %v", launch.rank, launch.world_size));
+  if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);
+}
+
 int run_pretrain(const Overrides& overrides, const std::string& out, bool resume, bool json) {
   const auto launch = simclr::distributed::detect_launch();
-  if (launch.distributed()) {
-    // Every rank logs its warnings and errors, tagged; rank 0 alone the progress.
-    spdlog::set_pattern(fmt::format("[%H:%M:%S] [rank {}/{}] %^%l%$ %v", launch.rank, launch.world_size));
-    if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);
-  }
+  tag_rank_logs(launch);
   Config config;
   if (resume) {
     const auto saved = (fs::path(out) / "config.yaml").string();
@@ -335,10 +338,14 @@ int run_machine_info(bool json) {
 }
 
 int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOptions& options, bool json) {
+  const auto launch = simclr::distributed::detect_launch();
+  tag_rank_logs(launch);
   Config config;
   overrides.apply(config);
   const auto isa = simclr::cpu_isa();
-  const auto b = simclr::train::benchmark_training(config, options);
+  const auto comm = connect_ranks(launch, config);
+  const auto b = simclr::train::benchmark_training(config, options, comm);
+  if (launch.rank != 0) return 0;
   const double loss_share = b.loss_seconds * b.pairs_per_s / static_cast<double>(b.batch_size);
   nlohmann::json result = {{"kind", "bench"},
                            {"torch", TORCH_VERSION},
@@ -362,26 +369,37 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                            {"loss_seconds", b.loss_seconds},
                            {"loss_share_of_step", loss_share},
                            {"data_wait_fraction", b.data_wait_fraction},
-                           {"peak_rss_mib", b.peak_rss_mib}};
+                           {"peak_rss_mib", b.peak_rss_mib},
+                           {"ranks", b.ranks},
+                           {"peak_rss_mib_all_ranks", b.peak_rss_mib_all_ranks},
+                           {"payload_bytes_per_step", b.payload_bytes_per_step},
+                           {"sent_bytes_per_step", b.sent_bytes_per_step}};
   std::string human = fmt::format(
       "machine: {} cores, {} model threads, {} loader workers, {} | BLAS {} | malloc {} | ISA {}\n", b.cores,
       b.torch_threads, b.loader_workers, b.device, simclr::blas_info().kind, simclr::memory_allocator(),
       fmt::join(isa, " "));
-  if (options.gemm) {
+  const bool gemm = options.gemm && b.ranks == 1;  // ranks sharing the cores do not measure the peak
+  if (gemm) {
     human += fmt::format("GEMM peak: fp32 {:.0f} GFLOP/s (n={}), bf16 {}\n", b.fp32.gflops, b.fp32.size,
                          b.bf16.gflops > 0 ? fmt::format("{:.0f} GFLOP/s (n={})", b.bf16.gflops, b.bf16.size)
                                            : std::string("not available"));
   }
   human += fmt::format("step: {} {} batch {} at {}x{}: {:.2f} GFLOP per pair", config.model.arch, b.precision,
                        b.batch_size, b.side, b.side, b.flops_per_pair / 1e9);
-  if (options.gemm) human += fmt::format(", limit {:.1f} pairs/s at the {} peak", b.limit_pairs_per_s, b.precision);
+  if (gemm) human += fmt::format(", limit {:.1f} pairs/s at the {} peak", b.limit_pairs_per_s, b.precision);
   human += fmt::format("\nmeasured: {:.1f} pairs/s (median of {} steps after {} warm-up)", b.pairs_per_s,
                        b.step_seconds.size(), options.warmup_steps);
-  if (options.gemm) human += fmt::format(" = {:.0f}% of the limit", 100 * b.fraction_of_limit);
+  if (gemm) human += fmt::format(" = {:.0f}% of the limit", 100 * b.fraction_of_limit);
   human += fmt::format("\nNT-Xent forward+backward at batch {}: {:.1f} ms ({:.1f}% of a step) | waiting for data "
                        "{:.1f}% | peak memory {:.0f} MiB",
                        b.batch_size, 1e3 * b.loss_seconds, 100 * loss_share, 100 * b.data_wait_fraction,
                        b.peak_rss_mib);
+  if (b.ranks > 1) {
+    human += fmt::format("\ndata parallel: {} ranks, peak memory of all {:.0f} MiB, {:.2f} MB of tensors exchanged per "
+                         "step per rank ({:.2f} MB sent with ring algorithms)",
+                         b.ranks, b.peak_rss_mib_all_ranks, b.payload_bytes_per_step / 1e6,
+                         b.sent_bytes_per_step / 1e6);
+  }
   print_result(result, json, human);
   return 0;
 }

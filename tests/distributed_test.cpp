@@ -20,6 +20,7 @@
 #include "simclr/distributed/communicator.h"
 #include "simclr/distributed/gradient_sync.h"
 #include "simclr/distributed/launch.h"
+#include "simclr/distributed/sync_batch_norm.h"
 #include "simclr/io/checkpoint.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/train/pretrain.h"
@@ -238,6 +239,54 @@ TEST(Collectives, GlobalBatchNormEqualsBatchNormOfTheWholeBatch) {
   for (int r = 0; r < kWorld; ++r) {
     EXPECT_LT(relative_difference(mean[r], reference->running_mean), 1e-12);
     EXPECT_LT(relative_difference(var[r], reference->running_var), 1e-12);
+  }
+}
+
+// The fused global BN (LibTorch's kernels, custom backward) against the
+// plain one autograd differentiates, in the layouts and precisions training
+// uses: double, fp32 and bf16 (what autocast feeds it), NCHW and channels-last.
+TEST(Collectives, FusedGlobalBatchNormMatchesThePlainOne) {
+  constexpr int kWorld = 2;
+  struct Case {
+    torch::Dtype dtype;
+    at::MemoryFormat format;
+    double tolerance;
+  };
+  for (const auto& k : {Case{torch::kDouble, at::MemoryFormat::Contiguous, 1e-12},
+                        Case{torch::kFloat, at::MemoryFormat::ChannelsLast, 1e-5},
+                        Case{torch::kBFloat16, at::MemoryFormat::ChannelsLast, 2e-2}}) {
+    SCOPED_TRACE(c10::toString(k.dtype));
+    const auto param_type = k.dtype == torch::kDouble ? torch::kDouble : torch::kFloat;
+    torch::manual_seed(9);
+    const auto x_all = (torch::randn({kWorld * 3, 6, 4, 4}) * 3 + 2).to(k.dtype);
+    const auto g_all = torch::randn({kWorld * 3, 6, 4, 4}).to(k.dtype);
+    const auto gamma = (torch::rand({6}) + 0.5).to(param_type), beta = torch::randn({6}).to(param_type);
+    struct Out {
+      torch::Tensor y, dx, dw, db, running_mean, running_var;
+    };
+    std::vector<Out> fused(kWorld), plain(kWorld);
+    run_ranks(kWorld, [&](const Comm& comm) {
+      const auto r = static_cast<size_t>(comm->rank());
+      for (bool use_fused : {true, false}) {
+        auto w = gamma.clone().requires_grad_(), b = beta.clone().requires_grad_();
+        BatchNormState bn{w, b, torch::zeros({6}, param_type), torch::ones({6}, param_type),
+                          torch::zeros({}, torch::kLong), 0.1, 1e-5};
+        auto x = x_all.narrow(0, comm->rank() * 3, 3).contiguous(k.format).requires_grad_();
+        const auto y = use_fused ? sync_batch_norm(x, bn, *comm) : sync_batch_norm_reference(x, bn, *comm);
+        EXPECT_EQ(y.scalar_type(), k.dtype);
+        EXPECT_TRUE(y.is_contiguous(k.format));
+        y.backward(g_all.narrow(0, comm->rank() * 3, 3).contiguous(k.format));
+        (use_fused ? fused : plain)[r] = {y.detach(), x.grad(), w.grad(), b.grad(), bn.running_mean, bn.running_var};
+      }
+    });
+    for (size_t r = 0; r < kWorld; ++r) {
+      EXPECT_LT(relative_difference(fused[r].y, plain[r].y), k.tolerance);
+      EXPECT_LT(relative_difference(fused[r].dx, plain[r].dx), k.tolerance);
+      EXPECT_LT(relative_difference(fused[r].dw, plain[r].dw), k.tolerance);
+      EXPECT_LT(relative_difference(fused[r].db, plain[r].db), k.tolerance);
+      EXPECT_LT(relative_difference(fused[r].running_mean, plain[r].running_mean), k.tolerance);
+      EXPECT_LT(relative_difference(fused[r].running_var, plain[r].running_var), k.tolerance);
+    }
   }
 }
 

@@ -43,6 +43,11 @@ std::string ThreadPlan::describe() const {
   return fmt::format("{} cores: {} model (intra-op) threads, {} loader workers", cores, torch_threads, loader_workers);
 }
 
+int threads_per_rank(int requested, int local_ranks) {
+  if (requested > 0 || local_ranks <= 1) return requested;
+  return std::max(1, available_cores() / local_ranks);
+}
+
 ThreadPlan configure_threads(int torch_threads, int loader_workers) {
   ThreadPlan plan;
   plan.cores = available_cores();

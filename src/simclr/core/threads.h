@@ -7,6 +7,11 @@ namespace simclr {
 // Number of cores this process may use (affinity-aware, at least 1).
 int available_cores();
 
+// LibTorch threads for one of `local_ranks` processes sharing this machine:
+// `requested` when set (> 0), else an equal share of the cores (0 = all
+// cores for a process alone).
+int threads_per_rank(int requested, int local_ranks);
+
 // Sets LibTorch's intra-op and inter-op thread counts. LibTorch as packaged
 // by Debian starts with one intra-op thread, so this must always be called;
 // threads <= 0 means every available core.

@@ -118,11 +118,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
 
   const auto& tc = config.train;
   // Ranks on one machine split its cores unless train.threads says otherwise.
-  const int local_ranks = comm ? comm->local_world_size() : 1;
-  const int torch_threads = tc.threads > 0 || local_ranks <= 1
-                                ? static_cast<int>(tc.threads)
-                                : std::max(1, available_cores() / local_ranks);
-  const ThreadPlan threads = configure_threads(torch_threads, static_cast<int>(config.data.workers));
+  const ThreadPlan threads =
+      configure_threads(threads_per_rank(static_cast<int>(tc.threads), comm ? comm->local_world_size() : 1),
+                        static_cast<int>(config.data.workers));
   const int workers = threads.loader_workers;
   torch::Device device = resolve_device(tc.device);
   if (device.is_cuda() && comm) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->local_rank()));

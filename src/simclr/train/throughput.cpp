@@ -96,14 +96,16 @@ class TempDir {
 
 }  // namespace
 
-TrainingBench benchmark_training(config::Config config, const TrainingBenchOptions& options) {
+TrainingBench benchmark_training(config::Config config, const TrainingBenchOptions& options,
+                                 std::shared_ptr<distributed::Communicator> comm) {
   SIMCLR_CHECK(options.warmup_steps >= 0 && options.timed_steps >= 1,
                "bench needs at least 1 timed step and no negative warm-up, got {} and {}", options.timed_steps,
                options.warmup_steps);
   config::validate(config);
   TrainingBench b;
-  const ThreadPlan threads =
-      configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
+  const int local_ranks = comm ? comm->local_world_size() : 1;
+  const ThreadPlan threads = configure_threads(threads_per_rank(static_cast<int>(config.train.threads), local_ranks),
+                                               static_cast<int>(config.data.workers));
   b.torch_threads = threads.torch_threads;
   b.loader_workers = threads.loader_workers;
   b.cores = threads.cores;
@@ -112,7 +114,7 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
   b.precision = to_string(precision);
   b.device = device.str();
   b.batch_size = config.train.batch_size;
-  if (options.gemm) {
+  if (options.gemm && !comm) {
     b.fp32 = measure_gemm_peak(torch::kFloat, device);
     if (device.is_cuda() || cpu_has_bf16()) b.bf16 = measure_gemm_peak(torch::kBFloat16, device);
   }
@@ -135,16 +137,23 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
   config.eval.knn_every_epochs = 0;
   {
     TempDir dir;
-    const auto r = pretrain(config, dir.path() + "/run", false);
+    const auto r = pretrain(config, dir.path() + "/run", false, {}, comm);
     SIMCLR_CHECK(static_cast<int64_t>(r.step_seconds.size()) == config.train.steps, "bench ran {} of {} steps",
                  r.step_seconds.size(), config.train.steps);
     b.step_seconds.assign(r.step_seconds.begin() + options.warmup_steps, r.step_seconds.end());
     b.data_wait_fraction = r.data_wait_fraction;
+    b.payload_bytes_per_step = r.payload_bytes_per_step;
+    b.sent_bytes_per_step = r.sent_bytes_per_step;
   }
   b.pairs_per_s = static_cast<double>(b.batch_size) / median(b.step_seconds);
   b.fraction_of_limit = b.limit_pairs_per_s > 0 ? b.pairs_per_s / b.limit_pairs_per_s : 0;
   b.loss_seconds = time_loss(b.batch_size, config.model.head_dim, config.loss.temperature, device);
   b.peak_rss_mib = peak_rss_mib();
+  b.peak_rss_mib_all_ranks = b.peak_rss_mib;
+  if (comm) {
+    b.ranks = comm->world_size();
+    b.peak_rss_mib_all_ranks = comm->sum({b.peak_rss_mib})[0];
+  }
   return b;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "simclr/config/config.h"
+#include "simclr/distributed/communicator.h"
 #include "simclr/models/simclr_model.h"
 
 namespace simclr::train {
@@ -51,12 +52,21 @@ struct TrainingBench {
   double fraction_of_limit = 0;
   double loss_seconds = 0;              // NT-Xent forward + backward at this batch (median of 5)
   double data_wait_fraction = 0;
-  double peak_rss_mib = 0;
+  double peak_rss_mib = 0;               // this process
+  // Data-parallel runs (rank 0 reports): ranks, the peak memory of all of
+  // them, and what one rank exchanged per step (see distributed::Traffic).
+  int ranks = 1;
+  double peak_rss_mib_all_ranks = 0;
+  double payload_bytes_per_step = 0, sent_bytes_per_step = 0;
 };
 
 // Pretrains for warmup + timed steps of `config` (real data, real loader,
 // the same loop as `simclr pretrain`) in a temporary run directory that is
 // removed afterwards, and puts the speed beside the machine's limit.
-TrainingBench benchmark_training(config::Config config, const TrainingBenchOptions& options);
+// With a communicator it is one rank of a data-parallel run (every rank
+// calls it); the GEMM peak is then not measured, since the ranks would
+// compete for the cores.
+TrainingBench benchmark_training(config::Config config, const TrainingBenchOptions& options,
+                                 std::shared_ptr<distributed::Communicator> comm = nullptr);
 
 }  // namespace simclr::train
