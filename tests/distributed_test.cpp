@@ -99,6 +99,11 @@ TEST(Launch, ReadsTorchrunSlurmOrNothing) {
   EXPECT_EQ(s.local_world_size, 4);
   EXPECT_EQ(s.master_addr, "gpu007");
   EXPECT_EQ(s.master_port, 20000 + 123456 % 20000);
+  // srun's own per-node list, on the fourth node of "2(x3),1".
+  auto uneven = detect_launch(env_of({{"SLURM_PROCID", "6"}, {"SLURM_NTASKS", "7"}, {"SLURM_NODEID", "3"},
+                                      {"SLURM_STEP_TASKS_PER_NODE", "2(x3),1"}, {"SLURM_STEP_NODELIST", "n[1-4]"}}));
+  EXPECT_EQ(uneven.local_world_size, 1);
+  EXPECT_EQ(uneven.master_addr, "n1");
 
   // torchrun inside an srun step: torchrun's variables win.
   auto both = detect_launch(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}));

@@ -104,7 +104,7 @@ std::string memory_allocator() {
   return "glibc";
 }
 
-std::vector<std::string> compute_warnings() {
+std::vector<std::string> compute_warnings(int local_ranks) {
   std::vector<std::string> out;
   if (memory_allocator() == "glibc") {
     out.push_back("the memory allocator is glibc's malloc, which page-faults every large activation back in on each "
@@ -117,7 +117,8 @@ std::vector<std::string> compute_warnings() {
                               "libopenblas0-pthread (Debian selects it automatically)",
                               blas.path));
   }
-  if (torch::get_num_threads() == 1 && available_cores() > 1) {
+  // Ranks that share the machine each take their share of the cores.
+  if (torch::get_num_threads() * std::max(1, local_ranks) < available_cores() && torch::get_num_threads() == 1) {
     out.push_back(fmt::format("LibTorch runs on 1 intra-op thread of {} cores; pass --threads 0 to use them all",
                               available_cores()));
   }

@@ -54,8 +54,9 @@ std::vector<std::string> cpu_isa();
 std::string memory_allocator();
 
 // What makes this process slow that the user can fix: a reference BLAS, a
-// single intra-op thread on a multi-core machine. Empty when all is well.
-std::vector<std::string> compute_warnings();
+// single intra-op thread on a multi-core machine (that `local_ranks`
+// processes do not share). Empty when all is well.
+std::vector<std::string> compute_warnings(int local_ranks = 1);
 
 // One line describing the compute setup (threads, BLAS, ISA) for logs.
 std::string describe_compute();

@@ -7,7 +7,10 @@ namespace simclr::distributed {
 GradientAverager::GradientAverager(std::vector<torch::Tensor> parameters, std::shared_ptr<Communicator> comm,
                                    double bucket_mb)
     : parameters_(std::move(parameters)), comm_(std::move(comm)) {
+  // As DDP: the first bucket (the last layers, whose gradients come first)
+  // is small, so that communication starts early in the backward pass.
   const auto bucket_bytes = static_cast<int64_t>(bucket_mb * 1024 * 1024);
+  const int64_t first_bucket_bytes = std::min<int64_t>(bucket_bytes, 1024 * 1024);
   where_.resize(parameters_.size());
   seen_.assign(parameters_.size(), false);
   // Reverse order: the last layers' gradients arrive first.
@@ -15,7 +18,8 @@ GradientAverager::GradientAverager(std::vector<torch::Tensor> parameters, std::s
   for (size_t k = parameters_.size(); k-- > 0;) {
     const auto& p = parameters_[k];
     if (!p.requires_grad()) continue;
-    if (buckets_.empty() || bytes >= bucket_bytes || p.scalar_type() != buckets_.back().flat.scalar_type()) {
+    const int64_t cap = buckets_.size() <= 1 ? (buckets_.empty() ? 0 : first_bucket_bytes) : bucket_bytes;
+    if (buckets_.empty() || bytes >= cap || p.scalar_type() != buckets_.back().flat.scalar_type()) {
       buckets_.push_back(Bucket{});
       buckets_.back().flat = torch::empty({0}, p.options());
       bytes = 0;

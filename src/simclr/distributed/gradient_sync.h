@@ -1,6 +1,6 @@
 // Data-parallel gradient averaging, the way PyTorch DDP's reducer does it:
-// parameters are grouped into buckets of about `bucket_mb` in the reverse of
-// their registration order (roughly the order backward produces their
+// parameters are grouped into buckets of about `bucket_mb` (the first one of
+// at most 1 MB) in the reverse of their registration order (roughly the order backward produces their
 // gradients); a hook on each parameter copies its gradient into its bucket,
 // and a full bucket starts an asynchronous all-reduce while backward goes on
 // computing the earlier layers. Buckets start strictly in index order on

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "simclr/core/error.h"
 
@@ -25,14 +26,34 @@ int parse_int_or(const EnvLookup& env, const char* name, int min_value, int fall
   return text != nullptr && *text != '\0' ? parse_int(env, name, min_value) : fallback;
 }
 
-// SLURM_NTASKS_PER_NODE reads "2" or "2(x3)" (2 tasks on each of 3 nodes):
-// the count is the part before any parenthesis or comma.
-int slurm_tasks_per_node(const EnvLookup& env, int fallback) {
-  const char* text = env("SLURM_NTASKS_PER_NODE");
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const long v = std::strtol(text, &end, 10);
-  return end != text && v >= 1 ? static_cast<int>(v) : fallback;
+// Tasks on this node. Slurm writes the per-node counts compactly: "2(x3),1"
+// is 2 tasks on each of the first 3 nodes and 1 on the fourth; this node is
+// SLURM_NODEID in that list. srun always sets SLURM_STEP_TASKS_PER_NODE.
+int slurm_tasks_on_this_node(const EnvLookup& env, int fallback) {
+  const char* text = nullptr;
+  for (const char* name : {"SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE", "SLURM_NTASKS_PER_NODE"}) {
+    if (env(name) != nullptr && *env(name) != '\0') {
+      text = env(name);
+      break;
+    }
+  }
+  if (text == nullptr) return fallback;
+  std::vector<int> counts;
+  const std::string list = text;
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    const std::string item = list.substr(pos, end - pos);
+    char* after = nullptr;
+    const long count = std::strtol(item.c_str(), &after, 10);
+    long repeat = 1;
+    if (after && std::string(after).rfind("(x", 0) == 0) repeat = std::strtol(after + 2, nullptr, 10);
+    for (long i = 0; i < repeat && count >= 1; ++i) counts.push_back(static_cast<int>(count));
+    pos = end + 1;
+  }
+  const int node = parse_int_or(env, "SLURM_NODEID", 0, 0);
+  return node < static_cast<int>(counts.size()) ? counts[static_cast<size_t>(node)] : fallback;
 }
 
 }  // namespace
@@ -83,7 +104,7 @@ LaunchInfo detect_launch(const EnvLookup& env) {
     info.rank = parse_int(env, "SLURM_PROCID", 0);
     info.world_size = parse_int(env, "SLURM_NTASKS", 1);
     info.local_rank = parse_int_or(env, "SLURM_LOCALID", 0, 0);
-    info.local_world_size = slurm_tasks_per_node(env, info.world_size);
+    info.local_world_size = slurm_tasks_on_this_node(env, info.world_size);
     if (!set("MASTER_ADDR")) {
       const char* nodes = set("SLURM_STEP_NODELIST") ? env("SLURM_STEP_NODELIST") : env("SLURM_JOB_NODELIST");
       SIMCLR_CHECK(nodes != nullptr && *nodes != '\0',

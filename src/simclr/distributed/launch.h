@@ -4,7 +4,8 @@
 //   torchrun --nproc_per_node=2 --no_python simclr pretrain ...
 //       RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
 //   srun --ntasks=2 simclr pretrain ...
-//       SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE,
+//       SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NODEID,
+//       SLURM_STEP_TASKS_PER_NODE (tasks on each node, e.g. "2(x3),1"),
 //       SLURM_STEP_NODELIST / SLURM_JOB_NODELIST (first host = rank 0's),
 //       SLURM_JOB_ID (picks MASTER_PORT unless it is set)
 //   RANK=0 WORLD_SIZE=2 MASTER_ADDR=... MASTER_PORT=... simclr pretrain ...

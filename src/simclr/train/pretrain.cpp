@@ -195,7 +195,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
                model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
                describe_compute());
-  for (const auto& w : compute_warnings()) spdlog::warn("{}", w);
+  for (const auto& w : compute_warnings(comm ? comm->local_world_size() : 1)) spdlog::warn("{}", w);
   if (comm) {
     spdlog::info("data parallel: {} ranks x {} images = global batch {}; {} gradient buckets of {:g} MB; global "
                  "negatives {}, global batch norm {}; rank 0 writes the run directory",
