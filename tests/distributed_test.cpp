@@ -429,20 +429,13 @@ TEST(DataParallel, WithoutGlobalNegativesOrGlobalBatchNormTheRunDiffers) {
 TEST(DataParallel, PretrainResumesWithAnotherNumberOfRanks) {
   TempDir data, run;
   write_toy_idx(data.str(), 48, 8);
-  config::Config config;
-  config.data.path = data.str();
-  config.data.dataset = "mnist";
-  config.model.width = 4;
-  config.model.head_dim = 8;
+  auto config = toy_config(data.str());
+  config.optim.lr_base.reset();  // the default lr: toy_config's 0.5 makes fp32 rounding grow past 1e-5 in 4 steps
   config.train.batch_size = 6;
-  config.train.epochs = 0;
   config.train.steps = 4;
   config.train.threads = 1;
-  config.train.precision = "fp32";
-  config.train.checkpoint_every = 0;
-  config.train.log_every_seconds = 1000;
-  config.train.channels_last = false;  // see TwoAndThreeRanksTrainExactlyLikeOneProcess
   config.data.workers = 1;
+  config.train.channels_last = false;  // see TwoAndThreeRanksTrainExactlyLikeOneProcess
   train::pretrain(config, run / "single", false);
   run_ranks(2, [&](const Comm& comm) {
     const auto r = train::pretrain(config, run / "split", false, [](const io::TrainState& s) { return s.step == 2; }, comm);
@@ -617,6 +610,37 @@ TEST(DataParallelCli, AMissingRankOrABadRankIsNamedAtStart) {
   EXPECT_EQ(wait_exit(b, 60), 1);
   EXPECT_NE(read_file(dir / "odd0.log").find("multiple of the number of ranks"), std::string::npos)
       << read_file(dir / "odd0.log");
+}
+
+// What srun gives each task (this machine has no Slurm daemons in CI): rank
+// 0's host from the node list, the port from the job id.
+TEST(DataParallelCli, SlurmVariablesLaunchTwoRanks) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 8);
+  // Slurm's port is 20000 + job id mod 20000: find a free one in that range.
+  int port = 0;
+  for (int candidate = 20000 + ::getpid() % 20000; port == 0; candidate = 20000 + (candidate - 19999) % 20000) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(candidate));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) port = candidate;
+    ::close(fd);
+  }
+  const std::string args = std::string(SIMCLR_CLI_PATH) + " pretrain --data " + data.str() +
+                           " --dataset mnist --width 4 --batch-size 8 --steps 3 --precision fp32 --out " + dir / "run";
+  auto slurm = [&](int task) {
+    return fmt::format("env SLURM_PROCID={} SLURM_NTASKS=2 SLURM_LOCALID={} SLURM_NODEID=0 "
+                       "SLURM_STEP_TASKS_PER_NODE=2 SLURM_STEP_NODELIST=localhost SLURM_JOB_ID={} ",
+                       task, task, port - 20000);
+  };
+  const pid_t r0 = spawn(slurm(0) + args, dir / "r0.log"), r1 = spawn(slurm(1) + args, dir / "r1.log");
+  EXPECT_EQ(wait_exit(r0, 120), 0) << read_file(dir / "r0.log");
+  EXPECT_EQ(wait_exit(r1, 120), 0) << read_file(dir / "r1.log");
+  EXPECT_NE(read_file(dir / "r0.log").find(fmt::format("rendezvous localhost:{} from Slurm", port)), std::string::npos)
+      << read_file(dir / "r0.log");
+  EXPECT_EQ(line_count(dir / "run/metrics.jsonl"), 3u);
 }
 
 // The launch recipe of the README, through Debian's torchrun. Its 1.13

@@ -229,16 +229,6 @@ void Communicator::count(const torch::Tensor& tensor, int64_t sent) {
 
 void Communicator::all_reduce_(torch::Tensor& tensor) { wait(all_reduce_async(tensor)); }
 
-void Communicator::all_reduce_max_(torch::Tensor& tensor) {
-  guarded("an all-reduce (max)", [&] {
-    std::vector<torch::Tensor> t{tensor};
-    c10d::AllreduceOptions o;
-    o.reduceOp = c10d::ReduceOp::MAX;
-    group_->allreduce(t, o)->wait();
-  });
-  count(tensor, 2 * (world_size_ - 1) * tensor.numel() * tensor.element_size() / world_size_);
-}
-
 c10::intrusive_ptr<c10d::Work> Communicator::all_reduce_async(torch::Tensor& tensor) {
   TORCH_INTERNAL_ASSERT(tensor.is_contiguous(), "all-reduce needs a contiguous tensor");
   c10::intrusive_ptr<c10d::Work> work;

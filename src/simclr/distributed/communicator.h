@@ -75,9 +75,8 @@ class Communicator {
     local_world_size_ = local_world_size;
   }
 
-  // In place: the sum over ranks (or the maximum).
+  // In place: the sum over ranks.
   void all_reduce_(torch::Tensor& tensor);
-  void all_reduce_max_(torch::Tensor& tensor);
   // Started now, finished by wait(): lets gradient buckets overlap backward.
   c10::intrusive_ptr<c10d::Work> all_reduce_async(torch::Tensor& tensor);
   void wait(const c10::intrusive_ptr<c10d::Work>& work);
