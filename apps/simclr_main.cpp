@@ -16,6 +16,7 @@
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
 #include "simclr/eval/embed.h"
+#include "simclr/experiments/ablation.h"
 #include "simclr/eval/finetune.h"
 #include "simclr/eval/knn.h"
 #include "simclr/eval/linear_eval.h"
@@ -404,6 +405,29 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
   return 0;
 }
 
+int run_ablate(const std::string& grid_file, const std::string& out, bool json) {
+  const auto grid = simclr::experiments::load_grid(grid_file);
+  spdlog::info("ablation '{}': {} cells x {} seeds, linear probe on {}", grid.name, grid.cells.size(),
+               grid.seeds.size(), fmt::join(grid.eval_layers, ", "));
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const auto r = simclr::experiments::run_ablation(grid, out, [](const auto&) { return g_stop.load(); });
+  nlohmann::json cells = nlohmann::json::array();
+  for (const auto& row : r.rows) cells.push_back({{"label", row.label}, {"layer", row.layer}, {"mean", row.mean},
+                                                  {"std", row.std}});
+  nlohmann::json result = {{"name", grid.name},           {"runs_done", r.runs_done},
+                           {"runs_reused", r.runs_reused}, {"table_md", r.markdown_path},
+                           {"table_json", r.json_path},    {"heatmap", r.heatmap_path},
+                           {"cells", cells}};
+  std::ifstream md(r.markdown_path);
+  print_result(result, json, std::string(std::istreambuf_iterator<char>(md), {}));
+  if (r.interrupted) {
+    spdlog::warn("interrupted; the run in progress is checkpointed. Continue with the same command");
+    return 130;
+  }
+  return 0;
+}
+
 int run_info(const std::string& file, bool json) {
   if (file.empty()) return run_machine_info(json);
   SIMCLR_CHECK(fs::is_regular_file(file) || fs::is_directory(file), "'{}' does not exist", file);
@@ -521,6 +545,14 @@ int main(int argc, char** argv) {
   Overrides bench_overrides;
   simclr::train::TrainingBenchOptions bench_options;
   bool skip_gemm = false;
+  std::string grid_file;
+  auto* ablate = app.add_subcommand("ablate",
+                                    "run a grid of short pretraining runs (one axis, several seeds), probe each, and "
+                                    "write a table (and a heatmap for augmentation pairs); rerun to resume");
+  ablate->add_option("--grid", grid_file, "grid file (YAML; see grids/)")->required()->check(CLI::ExistingFile);
+  ablate->add_option("--out", out, "output directory (runs/, table.md, table.json, heatmap.png)")->required();
+  ablate->add_flag("--json", json, "print the result as one JSON object on stdout");
+
   auto* bench = app.add_subcommand("bench",
                                    "measure the machine (GEMM peak, threads, BLAS, ISA) and pretraining steps of a "
                                    "config: pairs/s and the fraction of the machine's limit");
@@ -555,6 +587,7 @@ int main(int argc, char** argv) {
     if (*emb) return run_embed(embed_overrides, checkpoint, random_init, split, out, json);
     if (*exp) return run_export(export_overrides, checkpoint, with_head, out, json);
     if (*info) return run_info(info_file, json);
+    if (*ablate) return run_ablate(grid_file, out, json);
     if (*bench) {
       bench_options.gemm = !skip_gemm;
       return run_bench(bench_overrides, bench_options, json);

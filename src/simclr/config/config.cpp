@@ -123,13 +123,19 @@ std::vector<Field> fields(Config& c) {
       make("model.width", &c.model.width, "channels of the first stage (64 = standard ResNet, 128 = 2x)", range(1, 1024)),
       make("model.stem", &c.model.stem, "cifar = 3x3 conv, no max-pool; auto = cifar for <=64 px",
            one_of({"auto", "cifar", "imagenet"})),
-      make("model.head_layers", &c.model.head_layers, "projection head layers (2 = Linear-BN-ReLU-Linear)", range(1, 8)),
+      make("model.head_layers", &c.model.head_layers,
+           "projection head layers (2 = Linear-BN-ReLU-Linear, 1 = linear, 0 = none: z = h)", range(0, 8)),
       make("model.head_hidden", &c.model.head_hidden, "head hidden width (0 = encoder output dimension)", range(0, 65536)),
       make("model.head_dim", &c.model.head_dim, "projection dimension of z", range(1, 65536)),
       make("model.init_weights", &c.model.init_weights,
            "start the encoder from a PyTorch ResNet state dict (torch.save) or TorchScript file, torchvision names"),
 
-      make("loss.temperature", &c.loss.temperature, "NT-Xent temperature tau", range(1e-4, 100)),
+      make("loss.name", &c.loss.name, "contrastive loss (paper Table 2)", one_of({"nt_xent", "nt_logistic", "margin"})),
+      make("loss.temperature", &c.loss.temperature, "temperature tau of NT-Xent and NT-Logistic", range(1e-4, 100)),
+      make("loss.normalize", &c.loss.normalize, "l2-normalise z before the similarities (false: raw dot products)"),
+      make("loss.margin", &c.loss.margin, "margin m of the margin triplet loss", range(0, 100)),
+      make("loss.semi_hard", &c.loss.semi_hard,
+           "semi-hard negative mining for nt_logistic and margin (negatives farther than the positive)"),
 
       make("optim.optimizer", &c.optim.optimizer, "optimizer", one_of({"lars", "sgd"})),
       make("optim.lr_scaling", &c.optim.lr_scaling, "lr from batch: linear = base*B/256, sqrt = base*sqrt(B)",
@@ -346,7 +352,7 @@ void validate(const Config& config) {
   parse_list(config.eval.weight_decays, "eval.weight_decays");  // throws on a malformed grid
   feature_layer_blocks(config.eval.feature_layer, config.model.head_layers, "eval.feature_layer");
   const int64_t ft = feature_layer_blocks(config.finetune.from_layer, config.model.head_layers, "finetune.from_layer");
-  SIMCLR_CHECK(ft < config.model.head_layers, "config key 'finetune.from_layer': fine-tune from h or a hidden head "
+  SIMCLR_CHECK(ft == 0 || ft < config.model.head_layers, "config key 'finetune.from_layer': fine-tune from h or a hidden head "
                "layer (head1..head{}), not z", config.model.head_layers - 1);
 }
 

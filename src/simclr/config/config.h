@@ -66,7 +66,11 @@ struct ModelConfig {
 };
 
 struct LossConfig {
-  double temperature = 0.5;
+  std::string name = "nt_xent";  // nt_xent | nt_logistic | margin (paper Table 2)
+  double temperature = 0.5;      // nt_xent, nt_logistic
+  bool normalize = true;         // l2-normalise z (cosine similarity); false: raw dot products
+  double margin = 0.5;           // margin triplet's m
+  bool semi_hard = false;        // nt_logistic, margin: only negatives farther than the positive
 };
 
 struct OptimConfig {

@@ -96,9 +96,11 @@ class NtXentFunction : public torch::autograd::Function<NtXentFunction> {
 
 }  // namespace
 
-NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature) {
+NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature, bool normalize) {
   check_inputs(z1, z2, temperature);
-  const auto out = NtXentFunction::apply(normalized_views(z1, z2), temperature, 0, 2 * z1.size(0));
+  auto z = normalize ? normalized_views(z1, z2) : torch::cat({z1, z2}, 0);
+  if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);
+  const auto out = NtXentFunction::apply(z, temperature, 0, 2 * z1.size(0));
   return {out[0], out[1]};
 }
 

@@ -18,7 +18,8 @@ struct NtXentOutput {
 
 // The fused implementation used in training: one 2N x 2N buffer, a custom
 // backward (see nt_xent.cpp). Its backward may run once per forward.
-NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature);
+// normalize = false uses raw dot products (the paper's "no l2 norm" ablation).
+NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature, bool normalize = true);
 
 // The loss of some anchors against a larger set of candidates, for
 // data-parallel runs with global negatives: `candidates` are the

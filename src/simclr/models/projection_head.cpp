@@ -7,7 +7,7 @@ namespace simclr::models {
 namespace nn = torch::nn;
 
 ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) {
-  SIMCLR_CHECK(o.layers() >= 1, "projection head needs at least 1 layer, got {}", o.layers());
+  SIMCLR_CHECK(o.layers() >= 0, "projection head layers must not be negative, got {}", o.layers());
   const int64_t hidden = o.hidden_dim() > 0 ? o.hidden_dim() : o.in_dim();
   mlp = nn::Sequential();
   int64_t dim = o.in_dim();
@@ -18,17 +18,17 @@ ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) {
     mlp->push_back(nn::ReLU());
     dim = hidden;
   }
-  mlp->push_back(nn::Linear(dim, o.out_dim()));
+  if (o.layers() >= 1) mlp->push_back(nn::Linear(dim, o.out_dim()));
   register_module("mlp", mlp);
   layers_ = o.layers();
   in_dim_ = o.in_dim();
   hidden_dim_ = hidden;
-  out_dim_ = o.out_dim();
+  out_dim_ = o.layers() >= 1 ? o.out_dim() : o.in_dim();
 }
 
 torch::Tensor ProjectionHeadImpl::forward_to(const torch::Tensor& h, int64_t blocks) {
   TORCH_INTERNAL_ASSERT(blocks >= 0 && blocks <= layers_);
-  if (blocks == layers_) return mlp->forward(h);
+  if (blocks == layers_) return forward(h);
   torch::Tensor x = h;
   for (int64_t b = 0; b < blocks; ++b) {  // each hidden block is mlp[3b..3b+2]: Linear, BatchNorm1d, ReLU
     x = mlp[static_cast<size_t>(3 * b)]->as<nn::Linear>()->forward(x);
@@ -52,6 +52,7 @@ int64_t ProjectionHeadImpl::output_dim(int64_t blocks) const {
 }
 
 int64_t ProjectionHeadImpl::forward_flops() const {
+  if (layers_ == 0) return 0;
   int64_t flops = 0, dim = in_dim_;
   for (int64_t i = 0; i + 1 < layers_; ++i) {
     flops += 2 * dim * hidden_dim_;

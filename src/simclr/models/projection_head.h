@@ -1,7 +1,7 @@
 // The projection head g: h -> z (paper section 2.1). With `layers` = L:
 // (L-1) x [Linear(no bias) - BatchNorm1d - ReLU] then Linear(hidden, out).
 // L = 2 is SimCLR v1 (Linear-BN-ReLU-Linear), L = 3 is v2, L = 1 is the
-// paper's "linear projection" ablation.
+// paper's "linear projection" ablation and L = 0 its "no projection" (z = h).
 #pragma once
 #include <torch/torch.h>
 
@@ -18,7 +18,8 @@ struct ProjectionHeadOptions {
 class ProjectionHeadImpl : public torch::nn::Module {
  public:
   explicit ProjectionHeadImpl(const ProjectionHeadOptions& options);
-  torch::Tensor forward(const torch::Tensor& h) { return mlp->forward(h); }
+  // No layers (the paper's "no projection" ablation): z = h.
+  torch::Tensor forward(const torch::Tensor& h) { return layers_ == 0 ? h : mlp->forward(h); }
   // The output after the first `blocks` hidden blocks (Linear-BN-ReLU):
   // 0 is h itself, layers()-1 the last hidden layer (SimCLRv2 fine-tunes
   // from the first), layers() is z.

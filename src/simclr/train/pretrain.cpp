@@ -107,6 +107,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   }
   if (comm) config = agree_on_config(config, *comm, resume);
   config::validate(config);
+  SIMCLR_CHECK(!comm || (config.loss.name == "nt_xent" && config.loss.normalize),
+               "loss.name {} with loss.normalize {} runs in one process only; data-parallel runs use nt_xent on "
+               "normalised projections", config.loss.name, config.loss.normalize);
   SIMCLR_CHECK(config.train.batch_size % world == 0,
                "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
                config.train.batch_size, world);
@@ -283,7 +286,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
     if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     if (comm) comm->set_step(state.step);
-    const auto out = forward_loss(model, x, config.loss.temperature, precision, device, parallel);
+    const auto out = forward_loss(model, x, config.loss, precision, device, parallel);
     double loss_value = out.loss.item<double>();
     double top1 = out.top1.item<double>();
     if (comm) {  // the global batch's loss: the mean of the ranks' (equal-sized) losses

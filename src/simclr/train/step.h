@@ -31,6 +31,11 @@ struct Parallel {
 loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, double temperature,
                                 Precision precision, const torch::Device& device, const Parallel& parallel = {});
 
+// The same with any of the losses of loss/contrastive_loss.h (the
+// ablations); data-parallel runs support NT-Xent only.
+loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const config::LossConfig& loss,
+                                Precision precision, const torch::Device& device, const Parallel& parallel = {});
+
 // Backward of `loss` and the optimizer step, through the loss scaler (the
 // identity except for fp16). False when the scaler found overflowed
 // gradients and skipped the step.

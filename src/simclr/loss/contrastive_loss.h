@@ -1,0 +1,30 @@
+// The contrastive losses the paper compares (section 5.1, Table 2 and 4),
+// for the ablations: NT-Xent, NT-Logistic and margin triplet, each on
+// l2-normalised projections (cosine similarity) or on raw dot products, and
+// the last two optionally with semi-hard negative mining.
+//
+// For anchor i with positive similarity s+ and negatives s- (every other
+// view of the batch but itself and its partner), with tau the temperature:
+//   NT-Xent       -log( exp(s+/tau) / sum_{k != i} exp(s_k/tau) )
+//   NT-Logistic   -log sigmoid(s+/tau) - mean_neg log sigmoid(-s-/tau)
+//                 (the negatives are averaged, so that positives and
+//                 negatives weigh equally: the paper's reweighting, since
+//                 an anchor has 2N-2 negatives and one positive)
+//   margin        mean_neg max(s- - s+ + m, 0)
+// Semi-hard mining (Schroff et al. 2015) keeps only the negatives that are
+// farther than the positive (s- < s+), falling back to all of them for an
+// anchor that has none. Each loss is averaged over the 2N anchors, computed
+// in fp32 outside autocast.
+#pragma once
+#include <torch/torch.h>
+
+#include "simclr/config/config.h"
+#include "simclr/loss/nt_xent.h"
+
+namespace simclr::loss {
+
+// The loss `config` names (loss.name, temperature, normalize, margin,
+// semi_hard) between z1[i] and z2[i]; top1 as for NT-Xent.
+NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, const config::LossConfig& config);
+
+}  // namespace simclr::loss

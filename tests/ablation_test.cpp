@@ -1,0 +1,111 @@
+// `simclr ablate`: grid files, the runs, the tables, the heatmap, resuming.
+#include "simclr/experiments/ablation.h"
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "test_util.h"
+
+namespace simclr::experiments {
+namespace {
+using namespace simclr::testing;
+
+std::string write_grid(const TempDir& dir, const std::string& data, const std::string& body) {
+  const std::string path = dir / "grid.yaml";
+  std::ofstream(path) << "set: {data.path: " << data << ", data.dataset: mnist, model.width: 4, "
+                      << "train.batch_size: 16, train.steps: 2, train.threads: 1, train.precision: fp32, "
+                      << "eval.max_iter: 5, eval.weight_decays: '0', train.log_every_seconds: 1000}\n"
+                      << body;
+  return path;
+}
+
+TEST(Ablation, RunsEveryCellAndSeedWritesTheTablesAndResumes) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  const auto grid = load_grid(write_grid(dir, data.str(),
+                                         "name: heads\nseeds: [0, 1]\neval_layers: [h, z]\n"
+                                         "axis: model.head_layers\nvalues: [0, 2]\n"));
+  ASSERT_EQ(grid.cells.size(), 2u);
+  const auto first = run_ablation(grid, dir / "out");
+  EXPECT_EQ(first.runs_done, 4);
+  EXPECT_EQ(first.runs_reused, 0);
+  ASSERT_EQ(first.rows.size(), 4u);  // 2 cells x 2 layers
+  for (const auto& row : first.rows) {
+    ASSERT_EQ(row.top1.size(), 2u);
+    for (double v : row.top1) {
+      EXPECT_GE(v, 0.0);
+      EXPECT_LE(v, 1.0);
+    }
+  }
+  // No head: z is h, so both probes agree.
+  EXPECT_DOUBLE_EQ(first.rows[0].top1[0], first.rows[1].top1[0]);
+  const auto table = nlohmann::json::parse(std::ifstream(first.json_path));
+  EXPECT_EQ(table["cells"].size(), 4u);
+  std::ifstream md(first.markdown_path);
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("| 0 | z |"), std::string::npos) << text;
+  // Rerunning reuses every finished run.
+  const auto again = run_ablation(grid, dir / "out");
+  EXPECT_EQ(again.runs_done, 0);
+  EXPECT_EQ(again.runs_reused, 4);
+  EXPECT_EQ(again.rows[2].top1, first.rows[2].top1);
+}
+
+TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  const auto grid = load_grid(write_grid(dir, data.str(), "axis: loss.temperature\nvalues: [0.1, 0.5]\n"));
+  const auto stopped = run_ablation(grid, dir / "out", [](const io::TrainState& s) { return s.step == 1; });
+  EXPECT_TRUE(stopped.interrupted);
+  EXPECT_EQ(stopped.runs_done, 0);
+  const auto done = run_ablation(grid, dir / "out");
+  EXPECT_FALSE(done.interrupted);
+  EXPECT_EQ(done.runs_done, 2);
+  io::CheckpointReader reader(dir / "out/runs/0.1-seed0");
+  EXPECT_EQ(reader.state().step, 2);
+}
+
+TEST(Ablation, PairGridDrawsAHeatmap) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  const auto grid = load_grid(write_grid(dir, data.str(), "pairs: [crop, rotate]\n"));
+  ASSERT_EQ(grid.cells.size(), 4u);
+  EXPECT_EQ(grid.cells[1].label, "crop+rotate");
+  EXPECT_EQ(grid.cells[1].set[0].second, "crop,rotate");
+  const auto r = run_ablation(grid, dir / "out");
+  const auto image = cv::imread(r.heatmap_path);
+  ASSERT_FALSE(image.empty());
+  EXPECT_GT(image.cols, 100);
+}
+
+TEST(Ablation, BadGridsAreNamedBeforeAnythingRuns) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "axes: x\n")); }).find("unknown key 'axes'"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "axis: loss.temperature\nvalues: [0.5, -1]\n")); })
+                .find("cell '-1'"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "axis: loss.temprature\nvalues: [0.5]\n")); })
+                .find("temprature"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "eval_layers: [head3]\naxis: loss.temperature\nvalues: [0.5]\n")); })
+                .find("head3"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "seeds: [0]\n")); }).find("no cells"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_grid(dir / "missing.yaml"); }).find("missing.yaml"), std::string::npos);
+}
+
+// The grid files in grids/ parse and every cell's config is valid.
+TEST(Ablation, ShippedGridFilesAreValid) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(SIMCLR_SOURCE_DIR) + "/grids")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    const auto grid = load_grid(entry.path().string());
+    EXPECT_GE(grid.seeds.size(), 2u);
+    EXPECT_FALSE(grid.cells.empty());
+  }
+}
+
+}  // namespace
+}  // namespace simclr::experiments
