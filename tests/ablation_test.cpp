@@ -48,6 +48,10 @@ TEST(Ablation, RunsEveryCellAndSeedWritesTheTablesAndResumes) {
   EXPECT_EQ(again.runs_done, 0);
   EXPECT_EQ(again.runs_reused, 4);
   EXPECT_EQ(again.rows[2].top1, first.rows[2].top1);
+  // The same output directory with an edited grid is refused, not mixed in.
+  const auto edited = load_grid(write_grid(
+      dir, data.str(), "seeds: [0]\ncells: [{label: '0', set: {model.head_layers: 0, loss.temperature: 0.3}}]\n"));
+  EXPECT_NE(error_of([&] { run_ablation(edited, dir / "out"); }).find("another config"), std::string::npos);
 }
 
 TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {

@@ -186,7 +186,8 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
   std::vector<CellResult>& rows = result.rows;
   for (const auto& cell : grid.cells) {
     for (const auto& layer : grid.eval_layers) {
-      rows.push_back({cell.label, layer, std::vector<double>(grid.seeds.size(), std::nan("")), 0, 0});
+      rows.push_back({cell.label, layer, std::vector<double>(grid.seeds.size(), std::nan("")), 0, 0,
+                      std::vector<int64_t>(grid.seeds.size(), -1)});
     }
   }
   result.markdown_path = (fs::path(out) / "table.md").string();
@@ -203,11 +204,13 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
     for (auto& r : rows) {
       r.mean = mean_of(r.top1, &r.std);
       md += fmt::format("| {} | {} |", r.label, r.layer);
-      for (double v : r.top1) md += " " + percent(v) + " |";
+      for (size_t s = 0; s < r.top1.size(); ++s) {
+        md += r.diverged[s] >= 0 ? fmt::format(" diverged (step {}) |", r.diverged[s]) : " " + percent(r.top1[s]) + " |";
+      }
       md += fmt::format(" {} | {} |\n", percent(r.mean), std::isnan(r.mean) ? "-" : fmt::format("{:.2f}", 100 * r.std));
       nlohmann::json top1 = nlohmann::json::array();
       for (double v : r.top1) top1.push_back(std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v));
-      js["cells"].push_back({{"label", r.label}, {"layer", r.layer}, {"top1", top1},
+      js["cells"].push_back({{"label", r.label}, {"layer", r.layer}, {"top1", top1}, {"diverged_at_step", r.diverged},
                              {"mean", std::isnan(r.mean) ? nlohmann::json(nullptr) : nlohmann::json(r.mean)},
                              {"std", r.std}});
     }
@@ -229,17 +232,38 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
         std::ifstream in(result_file);
         done = nlohmann::json::parse(in, nullptr, false);
       }
+      const auto config = cell_config(grid, cell, grid.seeds[s]);
+      const auto config_text = config::to_yaml(config);
+      // A run made with another config (the grid file changed) is not this
+      // cell's result: pretrain wrote the config it ran into config.yaml.
+      std::string ran;
+      if (std::ifstream in(fs::path(dir) / "config.yaml"); in) ran.assign(std::istreambuf_iterator<char>(in), {});
+      SIMCLR_CHECK(ran.empty() || ran == config_text,
+                   "'{}' holds a run of another config than the grid's cell '{}' now gives (was the grid file "
+                   "edited?); use another --out, or delete that run directory to redo it",
+                   dir, cell.label);
       if (done.is_object()) {
         ++result.runs_reused;
       } else {
-        const auto config = cell_config(grid, cell, grid.seeds[s]);
         spdlog::info("ablation '{}': cell {} of {} ({}), seed {}", grid.name, c + 1, grid.cells.size(), cell.label,
                      grid.seeds[s]);
         const bool resume = fs::exists(fs::path(dir) / io::kCheckpointFile);
-        if (train::pretrain(config, dir, resume, stop).interrupted) {
-          result.interrupted = true;
+        try {
+          if (train::pretrain(config, dir, resume, stop).interrupted) {
+            result.interrupted = true;
+            write_tables();
+            return result;
+          }
+        } catch (const train::DivergedError& e) {
+          // A variant that cannot train at this setting is a result too.
+          spdlog::warn("ablation '{}': cell {} seed {} diverged at step {}", grid.name, cell.label, grid.seeds[s],
+                       e.step);
+          done = {{"diverged_at_step", e.step}};
+          write_text_atomically(result_file, done.dump(2) + "\n");
+          ++result.runs_done;
+          ++result.runs_diverged;
           write_tables();
-          return result;
+          continue;
         }
         io::CheckpointReader reader(dir);
         done = nlohmann::json::object();
@@ -255,7 +279,9 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
         ++result.runs_done;
       }
       for (size_t l = 0; l < grid.eval_layers.size(); ++l) {
-        rows[c * grid.eval_layers.size() + l].top1[s] = done.value(grid.eval_layers[l], std::nan(""));
+        auto& row = rows[c * grid.eval_layers.size() + l];
+        row.top1[s] = done.value(grid.eval_layers[l], std::nan(""));
+        if (done.contains("diverged_at_step")) row.diverged[s] = done["diverged_at_step"].get<int64_t>();
       }
       write_tables();
     }

@@ -15,7 +15,9 @@
 //   pairs: [crop, cutout, rotate]              # ... or every ordered pair of augmentations
 //                                              # (first, second; one op on the diagonal)
 //
-// Each (cell, seed) is a run directory under <out>/runs; a finished one
+// A run whose loss becomes non-finite is recorded as diverged (with its
+// step) and the grid goes on. Each (cell, seed) is a run directory under
+// <out>/runs; a finished one
 // keeps its result in ablation_result.json and is not run again, and an
 // interrupted one resumes from its checkpoint, so rerunning the same command
 // completes a partly finished grid. The tables are rewritten after every run.
@@ -51,12 +53,13 @@ Grid load_grid(const std::string& path);
 struct CellResult {
   std::string label, layer;
   std::vector<double> top1;  // one per seed, in the grid's seed order; NaN when not run yet
-  double mean = 0, std = 0;
+  double mean = 0, std = 0;  // over the seeds that ran and did not diverge
+  std::vector<int64_t> diverged;  // per seed: the step where the loss became non-finite, or -1
 };
 
 struct AblationResult {
   std::vector<CellResult> rows;
-  int runs_done = 0, runs_reused = 0;
+  int runs_done = 0, runs_reused = 0, runs_diverged = 0;
   bool interrupted = false;  // `stop` asked: the run in progress was checkpointed
   std::string markdown_path, json_path, heatmap_path;
 };

@@ -294,10 +294,13 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       loss_value = sums[0] / world;
       top1 = sums[1] / world;
     }
-    SIMCLR_CHECK(std::isfinite(loss_value),
-                 "the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use --train.precision fp32. The "
-                 "last checkpoint in '{}' is intact: fix the setting and continue with --resume",
-                 loss_value, state.step, lr, run_dir);
+    if (!std::isfinite(loss_value)) {
+      throw DivergedError(fmt::format("the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use "
+                                      "--train.precision fp32. The last checkpoint in '{}' is intact: fix the "
+                                      "setting and continue with --resume",
+                                      loss_value, state.step, lr, run_dir),
+                          state.step);
+    }
     if (!backward_and_step(out.loss, optimizer, scaler, parameters, parallel)) {
       spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state.step,
                    scaler.scale());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "simclr/config/config.h"
+#include "simclr/core/error.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/io/checkpoint.h"
 
@@ -26,6 +27,15 @@ struct PretrainResult {
   // Distributed runs: what this rank exchanged per training step, on
   // average (tensor sizes, and bytes sent by the ring algorithms).
   double payload_bytes_per_step = 0, sent_bytes_per_step = 0;
+};
+
+// The loss became NaN or infinite: the run diverged (too high a learning
+// rate, or an unstable variant such as no l2 normalisation). A simclr::Error,
+// so the CLI reports it like any other; the ablation runner records it.
+class DivergedError : public Error {
+ public:
+  DivergedError(const std::string& what, int64_t step) : Error(what), step(step) {}
+  int64_t step;
 };
 
 // Asked after every step; returning true saves a checkpoint and stops the
