@@ -259,21 +259,19 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
           spdlog::warn("ablation '{}': cell {} seed {} diverged at step {}", grid.name, cell.label, grid.seeds[s],
                        e.step);
           done = {{"diverged_at_step", e.step}};
-          write_text_atomically(result_file, done.dump(2) + "\n");
-          ++result.runs_done;
           ++result.runs_diverged;
-          write_tables();
-          continue;
         }
-        io::CheckpointReader reader(dir);
-        done = nlohmann::json::object();
-        for (const auto& layer : grid.eval_layers) {
-          auto eval_config = reader.config();
-          eval_config.eval.feature_layer = layer;
-          for (const auto& [key, value] : grid.set) {
-            if (key.rfind("eval.", 0) == 0) config::set(eval_config, key, value);
+        if (!done.is_object()) {
+          io::CheckpointReader reader(dir);
+          done = nlohmann::json::object();
+          for (const auto& layer : grid.eval_layers) {
+            auto eval_config = reader.config();
+            eval_config.eval.feature_layer = layer;
+            for (const auto& [key, value] : grid.set) {
+              if (key.rfind("eval.", 0) == 0) config::set(eval_config, key, value);
+            }
+            done[layer] = eval::linear_eval(eval_config, &reader).probe.top1;
           }
-          done[layer] = eval::linear_eval(eval_config, &reader).probe.top1;
         }
         write_text_atomically(result_file, done.dump(2) + "\n");
         ++result.runs_done;
