@@ -90,7 +90,8 @@ void write_heatmap(const Grid& grid, const std::vector<CellResult>& rows, const 
       hi = std::max(hi, r.mean);
     }
   }
-  cv::Mat image(margin + n * box + 10, margin + n * box + 10, CV_8UC3, cv::Scalar(255, 255, 255));
+  // Wide enough for the title line even for a grid of two transformations.
+  cv::Mat image(margin + n * box + 10, std::max(margin + n * box + 10, 480), CV_8UC3, cv::Scalar(255, 255, 255));
   for (int y = 0; y < n; ++y) {
     for (int x = 0; x < n; ++x) {
       const double v = values.at<double>(y, x);
