@@ -68,6 +68,33 @@ TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {
   EXPECT_EQ(reader.state().step, 2);
 }
 
+TEST(Ablation, ADivergedRunIsRecordedAndTheGridGoesOn) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  // Raw dot products at a learning rate of 100 blow up within a few steps.
+  const auto grid = load_grid(write_grid(
+      dir, data.str(),
+      "cells:\n"
+      "  - {label: blowup, set: {train.steps: 12, loss.normalize: false, optim.lr_base: 100, "
+      "optim.lr_warmup_fraction: 0}}\n"
+      "  - {label: fine, set: {loss.temperature: 0.5}}\n"));
+  const auto r = run_ablation(grid, dir / "out");
+  EXPECT_EQ(r.runs_diverged, 1);
+  EXPECT_EQ(r.runs_done, 2);
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_GT(r.rows[0].diverged[0], 0);
+  EXPECT_TRUE(std::isnan(r.rows[0].top1[0]));
+  EXPECT_EQ(r.rows[1].diverged[0], -1);
+  EXPECT_FALSE(std::isnan(r.rows[1].top1[0]));
+  std::ifstream md(r.markdown_path);
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("diverged (step"), std::string::npos) << text;
+  // On a rerun the diverged run is reused, not retried.
+  const auto again = run_ablation(grid, dir / "out");
+  EXPECT_EQ(again.runs_reused, 2);
+  EXPECT_EQ(again.rows[0].diverged[0], r.rows[0].diverged[0]);
+}
+
 TEST(Ablation, PairGridDrawsAHeatmap) {
   TempDir data, dir;
   write_toy_idx(data.str(), 48, 16);
