@@ -343,6 +343,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       metrics.flush();
     }
 
+    // Every rank runs the monitor (only rank 0 logs and writes it): were the
+    // others to wait in their next collective instead, a monitor longer than
+    // distributed.timeout_seconds would read as a dead rank 0.
     const auto& ec = config.eval;
     if (knn_bank && ((ec.knn_every_steps > 0 && state.step % ec.knn_every_steps == 0) ||
                      (ec.knn_every_epochs > 0 && epoch_ended && state.epoch % ec.knn_every_epochs == 0) || done())) {
