@@ -405,18 +405,43 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
   return 0;
 }
 
-int run_ablate(const std::string& grid_file, const std::string& out, bool json) {
+// "I/N" -> shard I of N.
+simclr::experiments::AblationOptions parse_shard(const std::string& text, int64_t threads) {
+  simclr::experiments::AblationOptions options;
+  options.threads = threads;
+  if (text.empty()) return options;
+  const auto slash = text.find('/');
+  try {
+    size_t used = 0;
+    SIMCLR_CHECK(slash != std::string::npos, "");
+    options.shard = std::stoi(text.substr(0, slash), &used);
+    SIMCLR_CHECK(used == slash, "");
+    options.shards = std::stoi(text.substr(slash + 1), &used);
+    SIMCLR_CHECK(used == text.size() - slash - 1, "");
+  } catch (const std::exception&) {
+    throw simclr::Error(fmt::format("--shard '{}': give I/N, shard I of N counted from 0, e.g. 0/2 and 1/2", text));
+  }
+  SIMCLR_CHECK(options.shards >= 1 && options.shard >= 0 && options.shard < options.shards,
+               "--shard '{}': I must be 0 to N-1, e.g. 0/2 and 1/2", text);
+  return options;
+}
+
+int run_ablate(const std::string& grid_file, const std::string& out, const std::string& shard, int64_t threads,
+               bool json) {
+  const auto options = parse_shard(shard, threads);
   const auto grid = simclr::experiments::load_grid(grid_file);
   spdlog::info("ablation '{}': {} cells x {} seeds, linear probe on {}", grid.name, grid.cells.size(),
                grid.seeds.size(), fmt::join(grid.eval_layers, ", "));
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const auto r = simclr::experiments::run_ablation(grid, out, [](const auto&) { return g_stop.load(); });
+  const auto r =
+      simclr::experiments::run_ablation(grid, out, [](const auto&) { return g_stop.load(); }, options);
   nlohmann::json cells = nlohmann::json::array();
   for (const auto& row : r.rows) cells.push_back({{"label", row.label}, {"layer", row.layer}, {"mean", row.mean},
                                                   {"std", row.std}});
   nlohmann::json result = {{"name", grid.name},           {"runs_done", r.runs_done},
-                           {"runs_reused", r.runs_reused}, {"table_md", r.markdown_path},
+                           {"runs_reused", r.runs_reused}, {"runs_left", r.runs_left},
+                           {"table_md", r.markdown_path},
                            {"table_json", r.json_path},    {"heatmap", r.heatmap_path},
                            {"cells", cells}};
   std::ifstream md(r.markdown_path);
@@ -424,6 +449,10 @@ int run_ablate(const std::string& grid_file, const std::string& out, bool json) 
   if (r.interrupted) {
     spdlog::warn("interrupted; the run in progress is checkpointed. Continue with the same command");
     return 130;
+  }
+  if (r.runs_left > 0) {
+    spdlog::info("{} runs belong to other shards; when they are done, run without --shard to finish the table",
+                 r.runs_left);
   }
   return 0;
 }
@@ -545,12 +574,17 @@ int main(int argc, char** argv) {
   Overrides bench_overrides;
   simclr::train::TrainingBenchOptions bench_options;
   bool skip_gemm = false;
-  std::string grid_file;
+  std::string grid_file, ablate_shard;
+  int64_t ablate_threads = -1;
   auto* ablate = app.add_subcommand("ablate",
                                     "run a grid of short pretraining runs (one axis, several seeds), probe each, and "
                                     "write a table (and a heatmap for augmentation pairs); rerun to resume");
   ablate->add_option("--grid", grid_file, "grid file (YAML; see grids/)")->required()->check(CLI::ExistingFile);
   ablate->add_option("--out", out, "output directory (runs/, table.md, table.json, heatmap.png)")->required();
+  ablate->add_option("--shard", ablate_shard,
+                     "run only share I of N of the grid (I/N, from 0), e.g. 0/2 and 1/2 as two processes; "
+                     "then run without it to finish the table");
+  ablate->add_option("--threads", ablate_threads, "LibTorch threads per run (default: the grid's train.threads)");
   ablate->add_flag("--json", json, "print the result as one JSON object on stdout");
 
   auto* bench = app.add_subcommand("bench",
@@ -587,7 +621,7 @@ int main(int argc, char** argv) {
     if (*emb) return run_embed(embed_overrides, checkpoint, random_init, split, out, json);
     if (*exp) return run_export(export_overrides, checkpoint, with_head, out, json);
     if (*info) return run_info(info_file, json);
-    if (*ablate) return run_ablate(grid_file, out, json);
+    if (*ablate) return run_ablate(grid_file, out, ablate_shard, ablate_threads, json);
     if (*bench) {
       bench_options.gemm = !skip_gemm;
       return run_bench(bench_overrides, bench_options, json);

@@ -54,6 +54,33 @@ TEST(Ablation, RunsEveryCellAndSeedWritesTheTablesAndResumes) {
   EXPECT_NE(error_of([&] { run_ablation(edited, dir / "out"); }).find("another config"), std::string::npos);
 }
 
+TEST(Ablation, ShardsSplitTheGridAndAFinalRunCollectsThem) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  const auto grid = load_grid(write_grid(dir, data.str(), "seeds: [0, 1]\naxis: loss.temperature\nvalues: [0.1, 0.5]\n"));
+  AblationOptions shard0{0, 2, -1}, shard1{1, 2, 2};  // shard 1 with another thread count
+  const auto first = run_ablation(grid, dir / "out", {}, shard0);
+  EXPECT_EQ(first.runs_done, 2);  // runs 0 and 2 of 4: (0.1, seed 0) and (0.5, seed 0)
+  EXPECT_EQ(first.runs_left, 2);
+  EXPECT_FALSE(std::isnan(first.rows[0].top1[0]));
+  EXPECT_TRUE(std::isnan(first.rows[0].top1[1]));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/runs/0.5-seed0/ablation_result.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/runs/0.5-seed1"));
+  // The second shard runs the rest and its table already shows the first's.
+  const auto second = run_ablation(grid, dir / "out", {}, shard1);
+  EXPECT_EQ(second.runs_done, 2);
+  EXPECT_EQ(second.runs_reused, 2);
+  EXPECT_EQ(second.runs_left, 0);
+  EXPECT_EQ(second.rows[0].top1[0], first.rows[0].top1[0]);
+  // Without a shard: everything is reused, whatever thread count each ran with.
+  const auto all = run_ablation(grid, dir / "out");
+  EXPECT_EQ(all.runs_done, 0);
+  EXPECT_EQ(all.runs_reused, 4);
+  EXPECT_EQ(all.rows[1].top1, second.rows[1].top1);
+  EXPECT_NE(error_of([&] { run_ablation(grid, dir / "out", {}, AblationOptions{2, 2, -1}); }).find("shard 2 of 2"),
+            std::string::npos);
+}
+
 TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {
   TempDir data, dir;
   write_toy_idx(data.str(), 48, 16);

@@ -182,7 +182,8 @@ Grid load_grid(const std::string& path) {
   return g;
 }
 
-AblationResult run_ablation(const Grid& grid, const std::string& out, const train::StopRequest& stop) {
+AblationResult run_ablation(const Grid& grid, const std::string& out, const train::StopRequest& stop,
+                            const AblationOptions& options) {
   AblationResult result;
   std::vector<CellResult>& rows = result.rows;
   for (const auto& cell : grid.cells) {
@@ -223,69 +224,106 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
   std::error_code ec;
   fs::create_directories(fs::path(out) / "runs", ec);
   SIMCLR_CHECK(fs::is_directory(fs::path(out) / "runs"), "cannot create '{}': {}", out, ec.message());
+  SIMCLR_CHECK(options.shards >= 1 && options.shard >= 0 && options.shard < options.shards,
+               "shard {} of {} does not exist; shards are numbered 0 to N-1", options.shard, options.shards);
+  auto run_dir = [&](size_t c, size_t s) {
+    return (fs::path(out) / "runs" / fmt::format("{}-seed{}", slug(grid.cells[c].label), grid.seeds[s])).string();
+  };
+  auto config_of = [&](size_t c, size_t s) {
+    auto config = cell_config(grid, grid.cells[c], grid.seeds[s]);
+    if (options.threads >= 0) config.train.threads = options.threads;
+    return config;
+  };
+  // A finished run's result, or null. A run made with another config (the
+  // grid file changed) is not this cell's result and is refused: pretrain
+  // wrote the config it ran into config.yaml. Thread counts may differ.
+  auto finished = [&](size_t c, size_t s) {
+    const auto dir = run_dir(c, s);
+    if (!fs::exists(fs::path(dir) / "config.yaml")) return nlohmann::json();
+    config::Config ran, wanted = config_of(c, s);
+    bool same = false;
+    try {
+      config::load_yaml_file(ran, (fs::path(dir) / "config.yaml").string());
+      ran.train.threads = wanted.train.threads;
+      ran.data.workers = wanted.data.workers;
+      same = config::to_yaml(ran) == config::to_yaml(wanted);
+    } catch (const Error&) {
+    }
+    SIMCLR_CHECK(same,
+                 "'{}' holds a run of another config than the grid's cell '{}' now gives (was the grid file "
+                 "edited?); use another --out, or delete that run directory to redo it",
+                 dir, grid.cells[c].label);
+    std::ifstream in(fs::path(dir) / "ablation_result.json");
+    if (!in) return nlohmann::json();
+    auto done = nlohmann::json::parse(in, nullptr, false);
+    return done.is_object() ? done : nlohmann::json();
+  };
+  // The tables show every result on disk, this process's or another shard's.
+  auto collect_and_write = [&] {
+    result.runs_left = 0;
+    for (size_t c = 0; c < grid.cells.size(); ++c) {
+      for (size_t s = 0; s < grid.seeds.size(); ++s) {
+        const auto done = finished(c, s);
+        result.runs_left += done.is_null();
+        for (size_t l = 0; l < grid.eval_layers.size(); ++l) {
+          auto& row = rows[c * grid.eval_layers.size() + l];
+          row.top1[s] = done.is_object() ? done.value(grid.eval_layers[l], std::nan("")) : std::nan("");
+          row.diverged[s] = done.is_object() && done.contains("diverged_at_step")
+                                ? done["diverged_at_step"].get<int64_t>()
+                                : -1;
+        }
+      }
+    }
+    write_tables();
+  };
+
   for (size_t c = 0; c < grid.cells.size(); ++c) {
     const auto& cell = grid.cells[c];
     for (size_t s = 0; s < grid.seeds.size(); ++s) {
-      const auto dir = (fs::path(out) / "runs" / fmt::format("{}-seed{}", slug(cell.label), grid.seeds[s])).string();
-      const auto result_file = (fs::path(dir) / "ablation_result.json").string();
-      nlohmann::json done;
-      if (fs::exists(result_file)) {
-        std::ifstream in(result_file);
-        done = nlohmann::json::parse(in, nullptr, false);
-      }
-      const auto config = cell_config(grid, cell, grid.seeds[s]);
-      const auto config_text = config::to_yaml(config);
-      // A run made with another config (the grid file changed) is not this
-      // cell's result: pretrain wrote the config it ran into config.yaml.
-      std::string ran;
-      if (std::ifstream in(fs::path(dir) / "config.yaml"); in) ran.assign(std::istreambuf_iterator<char>(in), {});
-      SIMCLR_CHECK(ran.empty() || ran == config_text,
-                   "'{}' holds a run of another config than the grid's cell '{}' now gives (was the grid file "
-                   "edited?); use another --out, or delete that run directory to redo it",
-                   dir, cell.label);
+      const auto dir = run_dir(c, s);
+      nlohmann::json done = finished(c, s);
       if (done.is_object()) {
         ++result.runs_reused;
-      } else {
-        spdlog::info("ablation '{}': cell {} of {} ({}), seed {}", grid.name, c + 1, grid.cells.size(), cell.label,
-                     grid.seeds[s]);
-        const bool resume = fs::exists(fs::path(dir) / io::kCheckpointFile);
-        try {
-          if (train::pretrain(config, dir, resume, stop).interrupted) {
-            result.interrupted = true;
-            write_tables();
-            return result;
-          }
-        } catch (const train::DivergedError& e) {
-          // A variant that cannot train at this setting is a result too.
-          spdlog::warn("ablation '{}': cell {} seed {} diverged at step {}", grid.name, cell.label, grid.seeds[s],
-                       e.step);
-          done = {{"diverged_at_step", e.step}};
-          ++result.runs_diverged;
-        }
-        if (!done.is_object()) {
-          io::CheckpointReader reader(dir);
-          done = nlohmann::json::object();
-          for (const auto& layer : grid.eval_layers) {
-            auto eval_config = reader.config();
-            eval_config.eval.feature_layer = layer;
-            for (const auto& [key, value] : grid.set) {
-              if (key.rfind("eval.", 0) == 0) config::set(eval_config, key, value);
-            }
-            done[layer] = eval::linear_eval(eval_config, &reader).probe.top1;
-          }
-        }
-        write_text_atomically(result_file, done.dump(2) + "\n");
-        ++result.runs_done;
+        continue;
       }
-      for (size_t l = 0; l < grid.eval_layers.size(); ++l) {
-        auto& row = rows[c * grid.eval_layers.size() + l];
-        row.top1[s] = done.value(grid.eval_layers[l], std::nan(""));
-        if (done.contains("diverged_at_step")) row.diverged[s] = done["diverged_at_step"].get<int64_t>();
+      if ((c * grid.seeds.size() + s) % static_cast<size_t>(options.shards) != static_cast<size_t>(options.shard)) {
+        continue;  // another shard's run
       }
-      write_tables();
+      spdlog::info("ablation '{}': cell {} of {} ({}), seed {}", grid.name, c + 1, grid.cells.size(), cell.label,
+                   grid.seeds[s]);
+      const auto config = config_of(c, s);
+      const bool resume = fs::exists(fs::path(dir) / io::kCheckpointFile);
+      try {
+        if (train::pretrain(config, dir, resume, stop).interrupted) {
+          result.interrupted = true;
+          collect_and_write();
+          return result;
+        }
+      } catch (const train::DivergedError& e) {
+        // A variant that cannot train at this setting is a result too.
+        spdlog::warn("ablation '{}': cell {} seed {} diverged at step {}", grid.name, cell.label, grid.seeds[s],
+                     e.step);
+        done = {{"diverged_at_step", e.step}};
+        ++result.runs_diverged;
+      }
+      if (!done.is_object()) {
+        io::CheckpointReader reader(dir);
+        done = nlohmann::json::object();
+        for (const auto& layer : grid.eval_layers) {
+          auto eval_config = reader.config();
+          eval_config.eval.feature_layer = layer;
+          for (const auto& [key, value] : grid.set) {
+            if (key.rfind("eval.", 0) == 0) config::set(eval_config, key, value);
+          }
+          done[layer] = eval::linear_eval(eval_config, &reader).probe.top1;
+        }
+      }
+      write_text_atomically((fs::path(dir) / "ablation_result.json").string(), done.dump(2) + "\n");
+      ++result.runs_done;
+      collect_and_write();
     }
   }
-  write_tables();
+  collect_and_write();
   return result;
 }
 

@@ -20,7 +20,12 @@
 // <out>/runs; a finished one
 // keeps its result in ablation_result.json and is not run again, and an
 // interrupted one resumes from its checkpoint, so rerunning the same command
-// completes a partly finished grid. The tables are rewritten after every run.
+// completes a partly finished grid. The tables are rewritten after every run,
+// from every result on disk, so several processes can share one grid: each
+// takes a shard (runs k with k % shards == shard, k counting cells x seeds)
+// and a final run without a shard reuses them all. Two shards on a 2-core
+// machine, one thread each, finish a grid about 1.2x sooner than one process
+// with both threads (docs/results.md).
 #pragma once
 #include <functional>
 #include <string>
@@ -60,11 +65,22 @@ struct CellResult {
 struct AblationResult {
   std::vector<CellResult> rows;
   int runs_done = 0, runs_reused = 0, runs_diverged = 0;
+  int runs_left = 0;  // not run yet: another shard's, or the grid was interrupted
   bool interrupted = false;  // `stop` asked: the run in progress was checkpointed
   std::string markdown_path, json_path, heatmap_path;
 };
 
+struct AblationOptions {
+  int shard = 0, shards = 1;  // run only this process's share of the grid
+  // LibTorch threads per run (train.threads); -1 keeps the grid's. Like the
+  // loader's worker count it changes a run's speed, not what it computes
+  // (beyond rounding), so a run made with another thread count is still
+  // this cell's result.
+  int64_t threads = -1;
+};
+
 // Runs what is missing of `grid` into `out` and writes the tables.
-AblationResult run_ablation(const Grid& grid, const std::string& out, const train::StopRequest& stop = {});
+AblationResult run_ablation(const Grid& grid, const std::string& out, const train::StopRequest& stop = {},
+                            const AblationOptions& options = {});
 
 }  // namespace simclr::experiments
