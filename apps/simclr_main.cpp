@@ -584,7 +584,8 @@ int main(int argc, char** argv) {
   ablate->add_option("--shard", ablate_shard,
                      "run only share I of N of the grid (I/N, from 0), e.g. 0/2 and 1/2 as two processes; "
                      "then run without it to finish the table");
-  ablate->add_option("--threads", ablate_threads, "LibTorch threads per run (default: the grid's train.threads)");
+  ablate->add_option("--threads", ablate_threads, "LibTorch threads per run (default: the grid's train.threads)")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}));
   ablate->add_flag("--json", json, "print the result as one JSON object on stdout");
 
   auto* bench = app.add_subcommand("bench",

@@ -52,6 +52,12 @@ TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
       {"pretrain --out " + dir / "f" + " --dataset cifar-99 --steps 1", "fashion-mnist, mnist, imagefolder"},
       {"pretrain --out " + dir / "g" + " --resume --steps 1", "config.yaml"},
       {"linear-eval --checkpoint " + dir / "nothing", "no checkpoint"},
+      {"ablate --grid " + std::string(SIMCLR_SOURCE_DIR) + "/grids/cifar10/head.yaml --out " + dir / "h" +
+           " --shard 2/2", "I must be 0 to N-1"},
+      {"ablate --grid " + std::string(SIMCLR_SOURCE_DIR) + "/grids/cifar10/head.yaml --out " + dir / "h" +
+           " --shard half", "give I/N"},
+      {"ablate --grid " + std::string(SIMCLR_SOURCE_DIR) + "/grids/cifar10/head.yaml --out " + dir / "h" +
+           " --threads -2", "--threads"},
   };
   for (const auto& c : cases) {
     const auto r = run(c.args);
