@@ -236,23 +236,30 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
   };
   // A finished run's result, or null. A run made with another config (the
   // grid file changed) is not this cell's result and is refused: pretrain
-  // wrote the config it ran into config.yaml. Thread counts may differ.
+  // wrote the config it ran into config.yaml. Thread counts may differ. A
+  // run's config is checked once; its result is read each time, since
+  // another shard may have finished it meanwhile.
+  std::vector<char> config_checked(grid.cells.size() * grid.seeds.size(), 0);
   auto finished = [&](size_t c, size_t s) {
     const auto dir = run_dir(c, s);
-    if (!fs::exists(fs::path(dir) / "config.yaml")) return nlohmann::json();
-    config::Config ran, wanted = config_of(c, s);
-    bool same = false;
-    try {
-      config::load_yaml_file(ran, (fs::path(dir) / "config.yaml").string());
-      ran.train.threads = wanted.train.threads;
-      ran.data.workers = wanted.data.workers;
-      same = config::to_yaml(ran) == config::to_yaml(wanted);
-    } catch (const Error&) {
+    char& checked = config_checked[c * grid.seeds.size() + s];
+    if (!checked) {
+      if (!fs::exists(fs::path(dir) / "config.yaml")) return nlohmann::json();
+      config::Config ran, wanted = config_of(c, s);
+      bool same = false;
+      try {
+        config::load_yaml_file(ran, (fs::path(dir) / "config.yaml").string());
+        ran.train.threads = wanted.train.threads;
+        ran.data.workers = wanted.data.workers;
+        same = config::to_yaml(ran) == config::to_yaml(wanted);
+      } catch (const Error&) {
+      }
+      SIMCLR_CHECK(same,
+                   "'{}' holds a run of another config than the grid's cell '{}' now gives (was the grid file "
+                   "edited?); use another --out, or delete that run directory to redo it",
+                   dir, grid.cells[c].label);
+      checked = 1;
     }
-    SIMCLR_CHECK(same,
-                 "'{}' holds a run of another config than the grid's cell '{}' now gives (was the grid file "
-                 "edited?); use another --out, or delete that run directory to redo it",
-                 dir, grid.cells[c].label);
     std::ifstream in(fs::path(dir) / "ablation_result.json");
     if (!in) return nlohmann::json();
     auto done = nlohmann::json::parse(in, nullptr, false);
