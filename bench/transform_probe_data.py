@@ -48,9 +48,14 @@ def cifar10(src, out, train_n, test_n):
         print(f"{split}: {i} images, each in colour and in grey")
 
 
-def read_idx_images(path):
-    with gzip.open(path) as f:
-        data = f.read()
+def read_idx_images(stem):
+    for path, opener in ((stem + ".gz", gzip.open), (stem, open)):
+        if os.path.isfile(path):
+            with opener(path, "rb") as f:
+                data = f.read()
+            break
+    else:
+        sys.exit(f"no '{stem}' or '{stem}.gz': pass the folder holding the four Fashion-MNIST IDX files")
     n, rows, cols = (int.from_bytes(data[4 * k:4 * k + 4], "big") for k in (1, 2, 3))
     return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows, cols)
 
@@ -62,9 +67,9 @@ def write_idx(path, array):
 
 
 def fashion_mnist(src, out, train_n, test_n):
-    os.makedirs(out, exist_ok=True)
     for prefix, n in (("train", train_n), ("t10k", test_n)):
-        images = read_idx_images(os.path.join(src, f"{prefix}-images-idx3-ubyte.gz"))[:n]
+        images = read_idx_images(os.path.join(src, f"{prefix}-images-idx3-ubyte"))[:n]
+        os.makedirs(out, exist_ok=True)
         dimmed = np.clip(np.rint(images.astype(np.float32) * 0.6), 0, 255)
         write_idx(os.path.join(out, f"{prefix}-images-idx3-ubyte"), np.concatenate([images, dimmed]))
         write_idx(os.path.join(out, f"{prefix}-labels-idx1-ubyte"), np.repeat(np.array([0, 1]), len(images)))
