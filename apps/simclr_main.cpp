@@ -15,6 +15,7 @@
 #include "simclr/eval/eval_model.h"
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 #include "simclr/eval/embed.h"
 #include "simclr/experiments/ablation.h"
 #include "simclr/eval/finetune.h"
@@ -25,6 +26,7 @@
 #include "simclr/train/precision.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
+#include "simclr/io/run_lock.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/distributed/launch.h"
 #include "simclr/train/pretrain.h"
@@ -34,13 +36,9 @@ namespace {
 namespace fs = std::filesystem;
 using simclr::config::Config;
 
-std::atomic<bool> g_stop{false};
-// First Ctrl-C / SIGTERM: finish the step, checkpoint, exit 130. A second one
-// gets the default action (immediate exit); the last checkpoint stays valid.
-void on_signal(int signal) {
-  g_stop = true;
-  std::signal(signal, SIG_DFL);
-}
+// Ctrl-C / SIGTERM (core/interrupt.h): pretraining finishes the step,
+// checkpoints and exits 130 / 143; every other command stops at its next
+// poll with the same codes. A second signal exits at once.
 
 // Short names of the command-line contract for the most used keys.
 const std::map<std::string, std::string> kAliases = {
@@ -79,7 +77,10 @@ struct Overrides {
   }
 
   void apply(Config& config) const {
-    if (!config_file.empty()) simclr::config::load_yaml_file(config, config_file);
+    if (!config_file.empty()) {
+      simclr::register_input(config_file, "the config file");
+      simclr::config::load_yaml_file(config, config_file);
+    }
     int budgets = 0;
     for (const auto& [key, value] : values) {
       simclr::config::set(config, key, value);
@@ -115,27 +116,33 @@ void tag_rank_logs(const simclr::distributed::LaunchInfo& launch) {
   if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);
 }
 
-int run_pretrain(const Overrides& overrides, const std::string& out, bool resume, bool json) {
+struct ResumeFlags {
+  bool resume = false, previous = false;
+  std::vector<std::string> allow_changes;
+};
+
+int run_pretrain(const Overrides& overrides, const std::string& out, const ResumeFlags& flags, bool json) {
   const auto launch = simclr::distributed::detect_launch();
   tag_rank_logs(launch);
+  const bool resume = flags.resume || flags.previous;
+  SIMCLR_CHECK(resume || flags.allow_changes.empty(), "--allow-change applies to --resume only");
+  // A fresh run: the defaults with the command line on top. A resumed one
+  // starts from the config in its checkpoint (never from config.yaml, which
+  // a user may have edited); pretrain() compares the two before it writes.
   Config config;
-  if (resume) {
-    const auto saved = (fs::path(out) / "config.yaml").string();
-    // Ranks other than 0 may run where the run directory is not: they take rank 0's config.
-    SIMCLR_CHECK(fs::exists(saved) || launch.rank != 0,
-                 "cannot resume: '{}' has no config.yaml; is it a simclr run directory?", out);
-    if (fs::exists(saved)) simclr::config::load_yaml_file(config, saved);
-  }
   overrides.apply(config);
   simclr::config::validate(config);
-  spdlog::info("resolved config:\n{}", simclr::config::to_yaml(config));
+  if (!resume) spdlog::info("resolved config:\n{}", simclr::config::to_yaml(config));
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const auto comm = connect_ranks(launch, config);
+  simclr::train::PretrainOptions options;
+  options.resume = flags.resume;
+  options.resume_previous = flags.previous;
+  options.allow_changes = flags.allow_changes;
+  options.apply_overrides = [&overrides](Config& c) { overrides.apply(c); };
   simclr::train::PretrainResult r;
   try {
-    r = simclr::train::pretrain(config, out, resume, [](const auto&) { return g_stop.load(); }, comm);
+    r = simclr::train::pretrain(config, out, options, comm);
   } catch (const std::exception& e) {
     if (!comm) throw;
     // A failed rank exits at once: destroying a process group with collectives
@@ -145,7 +152,13 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
     spdlog::shutdown();
     std::_Exit(1);
   }
-  if (launch.rank != 0) return r.interrupted ? 130 : 0;
+  const int stopped_code = r.signal ? 128 + r.signal : 130;
+  if (launch.rank != 0) return r.interrupted ? stopped_code : 0;
+  if (r.already_complete) {
+    nlohmann::json result = {{"run_dir", out}, {"step", r.state.step}, {"already_complete", true}};
+    print_result(result, json, fmt::format("'{}' is already complete at step {}; nothing changed", out, r.state.step));
+    return 0;
+  }
   nlohmann::json result = {{"run_dir", out},
                            {"checkpoint", r.checkpoint},
                            {"step", r.state.step},
@@ -168,7 +181,7 @@ int run_pretrain(const Overrides& overrides, const std::string& out, bool resume
   if (r.interrupted) {
     spdlog::warn("interrupted at step {}; checkpoint saved. Continue with: simclr pretrain --out {} --resume",
                  r.state.step, out);
-    return 130;
+    return stopped_code;
   }
   return 0;
 }
@@ -197,9 +210,12 @@ EvalInput eval_input(const Overrides& overrides, const std::string& checkpoint, 
                "--model.init_weights FILE for PyTorch weights");
   if (!checkpoint.empty()) {
     in.reader = std::make_unique<simclr::io::CheckpointReader>(checkpoint);
+    // What these commands write must never replace what they read.
+    simclr::register_input(in.reader->path(), "the checkpoint");
     in.config = in.reader->config();
   }
   overrides.apply(in.config);
+  if (!in.config.model.init_weights.empty()) simclr::register_input(in.config.model.init_weights, "the weights file");
   simclr::config::validate(in.config);
   return in;
 }
@@ -223,6 +239,7 @@ int run_linear_eval(const Overrides& overrides, const std::string& checkpoint, b
                            {"test_size", r.test_size},
                            {"feature_dim", r.feature_dim},
                            {"random_init", random_init},
+                           {"test_split", r.test_split},
                            {"checkpoint", reader ? reader->path() : ""},
                            {"feature_seconds", r.feature_seconds},
                            {"probe_seconds", r.probe_seconds}};
@@ -249,6 +266,7 @@ int run_knn_eval(const Overrides& overrides, const std::string& checkpoint, bool
                            {"feature_layer", r.feature_layer}, {"train_size", r.train_size},
                            {"test_size", r.test_size},   {"feature_dim", r.feature_dim},
                            {"random_init", in.random_init}, {"checkpoint", in.reader ? in.reader->path() : ""},
+                           {"test_split", r.test_split},
                            {"feature_seconds", r.feature_seconds}, {"knn_seconds", r.knn_seconds}};
   const std::string out_path = in.result_path(r.feature_layer == "h" ? "knn_eval" : "knn_eval_" + r.feature_layer);
   if (!out_path.empty()) simclr::write_text_atomically(out_path, result.dump(2) + "\n");
@@ -272,6 +290,7 @@ int run_finetune(const Overrides& overrides, const std::string& checkpoint, bool
                            {"train_top1", r.train_top1},
                            {"random_init", in.random_init},
                            {"checkpoint", in.reader ? in.reader->path() : ""},
+                           {"test_split", r.test_split},
                            {"seconds", r.seconds}};
   const std::string out_path =
       in.result_path(fmt::format("finetune_{:g}pct_{}", 100 * in.config.finetune.label_fraction, r.from_layer));
@@ -287,10 +306,12 @@ int run_embed(const Overrides& overrides, const std::string& checkpoint, bool ra
               const std::string& out, bool json) {
   const EvalInput in = eval_input(overrides, checkpoint, random_init);
   const auto r = simclr::eval::embed(in.config, in.weights(), split, out);
-  nlohmann::json result = {{"npy", r.npy_path}, {"index", r.index_path}, {"rows", r.rows}, {"dim", r.dim},
-                           {"feature_layer", in.config.eval.feature_layer}, {"split", split}};
+  nlohmann::json result = {{"npy", r.npy_path}, {"index", r.index_path}, {"meta", r.meta_path}, {"rows", r.rows},
+                           {"dim", r.dim}, {"feature_layer", in.config.eval.feature_layer}, {"split", split},
+                           {"computed_in", r.precision}};
   print_result(result, json,
-               fmt::format("wrote {} ({} x {} float32) and {}", r.npy_path, r.rows, r.dim, r.index_path));
+               fmt::format("wrote {} ({} x {} float32, computed in {}), {} and {}", r.npy_path, r.rows, r.dim,
+                           r.precision, r.index_path, r.meta_path));
   return 0;
 }
 
@@ -432,10 +453,12 @@ int run_ablate(const std::string& grid_file, const std::string& out, const std::
   const auto grid = simclr::experiments::load_grid(grid_file);
   spdlog::info("ablation '{}': {} cells x {} seeds, linear probe on {}", grid.name, grid.cells.size(),
                grid.seeds.size(), fmt::join(grid.eval_layers, ", "));
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  SIMCLR_CHECK(fs::is_directory(out), "cannot create '{}': {}", out, ec.message());
+  const simclr::io::RunLock lock(out, "simclr ablate --grid " + grid_file);
   const auto r =
-      simclr::experiments::run_ablation(grid, out, [](const auto&) { return g_stop.load(); }, options);
+      simclr::experiments::run_ablation(grid, out, [](const auto&) { return simclr::interrupted(); }, options);
   nlohmann::json cells = nlohmann::json::array();
   for (const auto& row : r.rows) cells.push_back({{"label", row.label}, {"layer", row.layer}, {"mean", row.mean},
                                                   {"std", row.std}});
@@ -448,7 +471,7 @@ int run_ablate(const std::string& grid_file, const std::string& out, const std::
   print_result(result, json, std::string(std::istreambuf_iterator<char>(md), {}));
   if (r.interrupted) {
     spdlog::warn("interrupted; the run in progress is checkpointed. Continue with the same command");
-    return 130;
+    return simclr::interrupt_signal() ? 128 + simclr::interrupt_signal() : 130;
   }
   if (r.runs_left > 0) {
     spdlog::info("{} runs belong to other shards; when they are done, run without --shard to finish the table",
@@ -510,19 +533,29 @@ int run_augment_preview(const Overrides& overrides, const std::string& out, int 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, so that a signal during start-up is seen (and not ignored, as a
+  // shell does for SIGINT in background jobs).
+  simclr::install_interrupt_handlers();
   spdlog::set_default_logger(spdlog::stderr_color_mt("simclr"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
 
   CLI::App app{"simclr: SimCLR self-supervised pretraining and evaluation of image encoders (C++/LibTorch)"};
   app.set_version_flag("--version", "simclr 0.1.0");
   app.require_subcommand(1);
-  bool json = false, resume = false, random_init = false;
+  bool json = false, random_init = false;
+  ResumeFlags resume_flags;
   std::string out, checkpoint, result_file;
 
   Overrides pretrain_overrides, eval_overrides;
   auto* pretrain = app.add_subcommand("pretrain", "SimCLR pretraining of an encoder (writes a run directory)");
   pretrain->add_option("--out", out, "run directory (config.yaml, metrics.jsonl, checkpoint.pt)")->required();
-  pretrain->add_flag("--resume", resume, "continue the run in --out from its last checkpoint");
+  pretrain->add_flag("--resume", resume_flags.resume, "continue the run in --out from its last checkpoint");
+  pretrain->add_flag("--resume-previous", resume_flags.previous,
+                     "continue from the checkpoint before the last (checkpoint.previous.pt), when the last is damaged");
+  pretrain->add_option("--allow-change", resume_flags.allow_changes,
+                       "with --resume: keys whose new values may change the run's meaning (batch size, lr, loss, "
+                       "augmentation, ...), or 'all'; recorded in resumes.jsonl")
+      ->delimiter(',');
   pretrain->add_flag("--json", json, "print the result as one JSON object on stdout");
   pretrain_overrides.add_to(pretrain);
 
@@ -614,7 +647,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*pretrain) return run_pretrain(pretrain_overrides, out, resume, json);
+    simclr::interrupt_point("start-up");
+    if (*pretrain) return run_pretrain(pretrain_overrides, out, resume_flags, json);
     if (*linear) return run_linear_eval(eval_overrides, checkpoint, random_init, result_file, json);
     if (*preview) return run_augment_preview(preview_overrides, preview_out, preview_images, preview_views, json);
     if (*knn) return run_knn_eval(knn_overrides, checkpoint, random_init, json);
@@ -627,14 +661,24 @@ int main(int argc, char** argv) {
       bench_options.gemm = !skip_gemm;
       return run_bench(bench_overrides, bench_options, json);
     }
+  } catch (const simclr::Interrupted& e) {
+    spdlog::warn("{}; stopped. Files already written are intact", e.what());
+    return e.exit_code();
   } catch (const simclr::Error& e) {
     spdlog::error("{}", e.what());
     return 1;
   } catch (const c10::Error& e) {
+    // Something simclr did not check first: a bug to report, never a crash.
     spdlog::error("internal error in LibTorch: {}", e.what_without_backtrace());
     return 2;
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory; lower --batch-size or --eval.batch_size, or use a smaller model");
+    return 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
+    return 2;
+  } catch (...) {
+    spdlog::error("unknown error; please report it with the command line");
     return 2;
   }
   return 0;

@@ -165,5 +165,23 @@ TEST(Ablation, ShippedGridFilesAreValid) {
   }
 }
 
+TEST(Ablation, RepeatedKeysAreRefused) {
+  testing::TempDir dir;
+  std::ofstream(dir / "g.yaml") << "name: x\nseeds: [0]\nset:\n  train.steps: 5\n  train.steps: 6\naxis: train.seed\nvalues: [1]\n";
+  const auto msg = testing::error_of([&] { load_grid(dir / "g.yaml"); });
+  EXPECT_NE(msg.find("key 'set.train.steps' is given twice (lines 4 and 5)"), std::string::npos) << msg;
+}
+TEST(Ablation, CheckedInGridsAndConfigsHaveNoRepeatedKeys) {
+  namespace fs = std::filesystem;
+  for (auto& e : fs::directory_iterator(std::string(SIMCLR_SOURCE_DIR) + "/configs")) {
+    config::Config c; EXPECT_EQ(testing::error_of([&] { config::load_yaml_file(c, e.path().string()); }), "") << e.path();
+  }
+  for (auto& e : fs::recursive_directory_iterator(std::string(SIMCLR_SOURCE_DIR) + "/grids")) {
+    if (e.path().extension() != ".yaml") continue;
+    const auto m = testing::error_of([&] { load_grid(e.path().string()); });
+    EXPECT_EQ(m.find("given twice"), std::string::npos) << e.path() << m;
+  }
+}
+
 }  // namespace
 }  // namespace simclr::experiments

@@ -76,6 +76,16 @@ TEST(Cifar, WrongSizeOrLabelsOrMissingFilesAreErrors) {
             std::string::npos);
 }
 
+TEST(Cifar100, CoarseOrFineLabelOutsideItsRangeIsAnError) {
+  TempDir dir;
+  write_bytes(dir / "test.bin", cifar_records({{19, 99}, {20, 5}}), false);
+  auto msg = error_of([&] { CifarDataset({dir / "test.bin"}, CifarLabel::kCifar100Fine); });
+  EXPECT_NE(msg.find("record 1 has a coarse label 20, outside 0..19"), std::string::npos) << msg;
+  write_bytes(dir / "test.bin", cifar_records({{19, 99}, {0, 100}}), false);
+  msg = error_of([&] { CifarDataset({dir / "test.bin"}, CifarLabel::kCifar100Coarse); });
+  EXPECT_NE(msg.find("record 1 has a fine label 100, outside 0..99"), std::string::npos) << msg;
+}
+
 std::vector<uint8_t> stl_images(int count, int first) {
   // Column-major channel planes: byte = c*9216 + x*96 + y.
   std::vector<uint8_t> b(static_cast<size_t>(count) * 27648);

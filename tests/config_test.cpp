@@ -81,6 +81,35 @@ TEST(Config, MalformedYamlNamesTheFile) {
             std::string::npos);
 }
 
+TEST(Config, RepeatedYamlKeysAreErrorsNamingTheKeyAndItsLines) {
+  Config c;
+  auto msg = error_of([&] { apply_yaml(c, "train:\n  steps: 5\n  seed: 1\n  steps: 7\n", "dup.yaml"); });
+  EXPECT_NE(msg.find("config 'dup.yaml': key 'train.steps' is given twice (lines 2 and 4)"), std::string::npos) << msg;
+  msg = error_of([&] { apply_yaml(c, "train:\n  steps: 5\nmodel:\n  width: 8\ntrain:\n  seed: 1\n", "dup.yaml"); });
+  EXPECT_NE(msg.find("key 'train' is given twice (lines 1 and 5)"), std::string::npos) << msg;
+  // The same key in two sections is no repeat.
+  EXPECT_NO_THROW(apply_yaml(c, "eval:\n  batch_size: 8\nfinetune:\n  batch_size: 4\n", "ok.yaml"));
+}
+
+TEST(Config, BudgetsBeyondAnyRunAreRefusedWithTheMaximum) {
+  const auto refusal = [](const std::string& key, const std::string& value) {
+    Config c;
+    set(c, key, value);
+    return error_of([&] { validate(c); });
+  };
+  EXPECT_NE(refusal("train.steps", "1000000000001").find("'train.steps': 1000000000001 is above the maximum 1000000000000"),
+            std::string::npos);
+  EXPECT_NE(refusal("train.steps", "9223372036854775807").find("maximum 1000000000000"), std::string::npos);
+  EXPECT_NE(refusal("train.epochs", "1000000001").find("'train.epochs': 1000000001 is above the maximum 1000000000"),
+            std::string::npos);
+  EXPECT_NE(refusal("train.minutes", "1e300").find("'train.minutes': 1e+300 is above the maximum 10000000"),
+            std::string::npos);
+  EXPECT_NE(refusal("finetune.epochs", "1000001").find("'finetune.epochs'"), std::string::npos);
+  EXPECT_EQ(refusal("train.steps", "1000000000000"), "");  // the limits themselves are allowed
+  EXPECT_EQ(refusal("train.epochs", "1000000000"), "");
+  EXPECT_EQ(refusal("train.minutes", "10000000"), "");
+}
+
 TEST(Config, ParseList) {
   EXPECT_EQ(parse_list("0, 1e-4,0.5", "k"), (std::vector<double>{0, 1e-4, 0.5}));
   EXPECT_THROW(parse_list("0,,1", "k"), Error);

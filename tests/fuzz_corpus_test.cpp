@@ -46,6 +46,7 @@ void replay(const std::string& name, Target target) {
 TEST(FuzzCorpus, IdxReaderSurvivesItsCorpus) { replay("idx", fuzz_idx); }
 TEST(FuzzCorpus, CifarReaderSurvivesItsCorpus) { replay("cifar", fuzz_cifar); }
 TEST(FuzzCorpus, Stl10ReaderSurvivesItsCorpus) { replay("stl10", fuzz_stl10); }
+TEST(FuzzCorpus, StateDictReaderSurvivesItsCorpus) { replay("state_dict", fuzz_state_dict); }
 
 TEST(FuzzCorpus, SeedsAreValidDatasets) {
   // The seeds (fuzz/make_seeds.py) must open cleanly, or the fuzzer starts
@@ -56,6 +57,16 @@ TEST(FuzzCorpus, SeedsAreValidDatasets) {
     ASSERT_GT(s.size(), 1u) << name;
     const auto path = write_file("seed.bin", s.data() + 1, s.size() - 1);
     EXPECT_EQ(data::CifarDataset({path}, static_cast<data::CifarLabel>(s[0])).size(), 2u) << name;
+  }
+  // Every state-dict seed (torch.save output, or its pickle) loads.
+  for (const auto& entry : fs::directory_iterator(fs::path(SIMCLR_SOURCE_DIR) / "fuzz/corpus/state_dict")) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("pickle-", 0) != 0 && name.rfind("zip-", 0) != 0) continue;  // libFuzzer's own finds
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::vector<uint8_t> s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::map<std::string, torch::Tensor> sd;
+    EXPECT_NO_THROW(sd = state_dict_of(s.data(), s.size())) << name;
+    EXPECT_FALSE(sd.empty()) << name;
   }
 }
 

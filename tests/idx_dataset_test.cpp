@@ -81,6 +81,16 @@ TEST(IdxDataset, CountMismatchAndMissingFilesAreErrors) {
   EXPECT_NE(open_error("/nonexistent/fmnist").find("does not exist"), std::string::npos);
 }
 
+TEST(IdxDataset, LabelOutsideTheTenClassesNamesTheFileTheImageAndTheValue) {
+  TempDir dir;
+  write_bytes(dir / "train-images-idx3-ubyte", idx_images(three_images(), 2, 3), false);
+  write_bytes(dir / "train-labels-idx1-ubyte", idx_labels({9, 10, 3}), false);
+  const auto msg = open_error(dir.str());
+  EXPECT_NE(msg.find("train-labels-idx1-ubyte': the label of image 1 is 10, outside 0..9"), std::string::npos) << msg;
+  write_bytes(dir / "train-labels-idx1-ubyte", idx_labels({0, 255, 3}), false);
+  EXPECT_NE(open_error(dir.str()).find("image 1 is 255"), std::string::npos);
+}
+
 TEST(IdxDataset, ReadsTheInstalledFashionMnist) {
   const std::string root = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(root)) GTEST_SKIP() << "dataset-fashion-mnist not installed";

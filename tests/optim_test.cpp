@@ -111,5 +111,26 @@ TEST(Schedule, ScalesWithBatchSize) {
   EXPECT_THROW(scaled_lr(0.3, 256, "cubic"), std::exception);
 }
 
+TEST(Schedule, ShortRunsAreWarnedAbout) {
+  EXPECT_FALSE(schedule_warning(1000, 0.1).has_value());
+  EXPECT_FALSE(schedule_warning(10, 0.1).has_value());  // warm-up of exactly 1 step
+  EXPECT_FALSE(schedule_warning(50, 0).has_value());    // no warm-up asked for
+  const auto few = schedule_warning(5, 0);
+  ASSERT_TRUE(few.has_value());
+  EXPECT_NE(few->find("only 5 optimizer steps"), std::string::npos) << *few;
+  const auto no_warmup = schedule_warning(50, 0.01);
+  ASSERT_TRUE(no_warmup.has_value());
+  EXPECT_NE(no_warmup->find("warm-up of 0.5 steps"), std::string::npos) << *no_warmup;
+  EXPECT_NE(no_warmup->find("at least 100 steps"), std::string::npos) << *no_warmup;
+}
+
+TEST(Schedule, EpochBudgetsThatOverflowAreRefused) {
+  EXPECT_EQ(epoch_budget_steps(100, 234), 23400);
+  EXPECT_EQ(epoch_budget_steps(1'000'000'000, 1000), kMaxBudgetSteps);
+  const auto msg = simclr::testing::error_of([] { epoch_budget_steps(1'000'000'000, 1'000'000'000'000); });
+  EXPECT_NE(msg.find("lower train.epochs to at most 1"), std::string::npos) << msg;
+  EXPECT_NE(simclr::testing::error_of([] { epoch_budget_steps(1'000'000'001, 1000); }), "");
+}
+
 }  // namespace
 }  // namespace simclr::optim

@@ -143,7 +143,7 @@ TEST(Pretrain, NonFiniteLossStopsWithAClearErrorAndKeepsTheCheckpoint) {
     reader.load_optimizer(optimizer);
     torch::NoGradGuard no_grad;
     model->named_parameters()["encoder.conv1.weight"].fill_(std::numeric_limits<float>::quiet_NaN());
-    io::save_checkpoint(run / "r/checkpoint.pt", reader.config(), model, optimizer, reader.state());
+    io::save_checkpoint(run / "r/checkpoint.pt", reader.config(), model, optimizer, reader.state(), reader.input());
   }
   const auto saved = file_bytes(run / "r/checkpoint.pt");
   config.train.steps = 4;

@@ -1,6 +1,10 @@
 #include "simclr/core/threads.h"
 
 #include <opencv2/core.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "test_util.h"
 
@@ -20,10 +24,32 @@ TEST(Threads, ModelAndLoaderThreadsArePlannedTogether) {
   plan = configure_threads(0, 3);
   EXPECT_EQ(plan.torch_threads, cores);
   EXPECT_EQ(torch::get_num_threads(), cores);
-  EXPECT_EQ(plan.loader_workers, 3);
+  EXPECT_EQ(plan.loader_workers, std::min(3, cores));
   plan = configure_threads(0, 0);
   EXPECT_EQ(plan.loader_workers, std::max(1, std::min(16, cores / 4)));  // the model has every core
   EXPECT_NE(plan.describe().find("loader workers"), std::string::npos);
+}
+
+TEST(Threads, CountsBeyondTheCoresAreClampedWithAWarning) {
+  // A config from a bigger machine: more threads and workers than cores here.
+  const int cores = available_cores();
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  const ThreadPlan plan = configure_threads(cores + 5, cores + 3);
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_EQ(plan.torch_threads, cores);
+  EXPECT_EQ(torch::get_num_threads(), cores);
+  EXPECT_EQ(plan.loader_workers, cores);
+  EXPECT_NE(log.str().find(fmt::format("train.threads = {} is more than the {} cores", cores + 5, cores)),
+            std::string::npos)
+      << log.str();
+  EXPECT_NE(log.str().find(fmt::format("data.workers = {} is more than the {} cores", cores + 3, cores)),
+            std::string::npos)
+      << log.str();
+  EXPECT_EQ(clamp_to_cores(1, "x"), 1);
+  EXPECT_EQ(clamp_to_cores(cores, "x"), cores);
+  configure_torch_threads(0);
 }
 
 TEST(Threads, BlasAndThreadWarnings) {

@@ -43,13 +43,9 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
     // Columns alternate first and second views, as the loader draws them.
     for (int v = 0; v < views; ++v) place(augment(sample.image, rng, v % 2), i, v + 1);
   }
-  write_atomically(png_path, [&](const std::string& tmp) {
-    std::vector<uint8_t> png;
-    SIMCLR_CHECK(cv::imencode(".png", grid, png), "cannot encode the preview PNG");
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    SIMCLR_CHECK(out.good(), "cannot write '{}': check the folder exists and is writable", png_path);
-  });
+  std::vector<uint8_t> png;
+  SIMCLR_CHECK(cv::imencode(".png", grid, png), "cannot encode the preview PNG");
+  write_text_atomically(png_path, std::string(png.begin(), png.end()));
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -61,6 +62,26 @@ bool parse_bool(const std::string& key, const std::string& text) {
   if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "0" || text == "no" || text == "off") return false;
   throw Error(fmt::format("config key '{}': '{}' is not a boolean (use true or false)", key, text));
+}
+
+// yaml-cpp keeps every entry of a map whose key repeats (a lookup sees the
+// first, iteration both), so a repeated key would silently pick one value.
+// `where` is the dotted path of `node` ("" at the top).
+void check_unique_keys(const YAML::Node& node, const std::string& origin, const std::string& where) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) check_unique_keys(item, origin, where);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> lines;  // key -> line of its first entry (1-based)
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
+    const std::string path = where.empty() ? key : where + "." + key;
+    const auto [first, fresh] = lines.emplace(key, kv.first.Mark().line + 1);
+    SIMCLR_CHECK(fresh, "config '{}': key '{}' is given twice (lines {} and {}); YAML keeps only one, so delete the "
+                 "other", origin, path, first->second, kv.first.Mark().line + 1);
+    check_unique_keys(kv.second, origin, path);
+  }
 }
 
 std::string format_double(double v) {
@@ -188,6 +209,11 @@ std::vector<Field> fields(Config& c) {
       make("eval.knn_monitor_train", &c.eval.knn_monitor_train, "train images in the monitor's kNN bank",
            range(1, none)),
       make("eval.knn_monitor_test", &c.eval.knn_monitor_test, "test images the monitor classifies", range(1, none)),
+      make("eval.test_on_train", &c.eval.test_on_train,
+           "score on the training images when the dataset has no test split (results are marked so)"),
+      make("eval.output_precision", &c.eval.output_precision,
+           "precision of what leaves the program (embeddings): fp32, or the training precision with auto",
+           one_of({"fp32", "bf16", "fp16", "auto"})),
 
       make("finetune.label_fraction", &c.finetune.label_fraction, "fraction of the labels, class-balanced, from the seed",
            range(1e-6, 1)),
@@ -257,6 +283,7 @@ void apply_yaml(Config& config, const std::string& yaml_text, const std::string&
   }
   if (root.IsNull()) return;
   SIMCLR_CHECK(root.IsMap(), "config '{}': the top level must be a map of sections (data, augment, model, ...)", origin);
+  check_unique_keys(root, origin, "");
   std::set<std::string> sections;
   for (auto& f : fields(config)) sections.insert(f.key.substr(0, f.key.find('.')));
   for (const auto& section : root) {
@@ -349,6 +376,26 @@ void validate(const Config& config) {
                "set exactly one training budget: train.epochs, train.steps or train.minutes (--epochs, --steps or "
                "--minutes); {} are set",
                budgets);
+  // Budgets far beyond any run, so that a step count (epochs x batches per
+  // epoch, optim::epoch_budget_steps) stays exact in int64 and in double, and
+  // minutes convert to seconds without overflow.
+  struct BudgetLimit {
+    const char* key;
+    double value;
+    int64_t max;
+    std::string text;
+  };
+  const int64_t ft_epochs = config.finetune.epochs;
+  for (const auto& b : {
+           BudgetLimit{"train.epochs", static_cast<double>(t.epochs), 1'000'000'000, std::to_string(t.epochs)},
+           BudgetLimit{"train.steps", static_cast<double>(t.steps), 1'000'000'000'000, std::to_string(t.steps)},
+           BudgetLimit{"train.minutes", t.minutes, 10'000'000, format_double(t.minutes)},
+           BudgetLimit{"finetune.epochs", static_cast<double>(ft_epochs), 1'000'000, std::to_string(ft_epochs)}}) {
+    SIMCLR_CHECK(b.value <= static_cast<double>(b.max),
+                 "config key '{}': {} is above the maximum {}, a budget longer than any run whose step count would "
+                 "overflow; give a smaller value",
+                 b.key, b.text, b.max);
+  }
   parse_list(config.eval.weight_decays, "eval.weight_decays");  // throws on a malformed grid
   feature_layer_blocks(config.eval.feature_layer, config.model.head_layers, "eval.feature_layer");
   const int64_t ft = feature_layer_blocks(config.finetune.from_layer, config.model.head_layers, "finetune.from_layer");
@@ -402,6 +449,17 @@ std::vector<double> parse_list(const std::string& text, const std::string& key) 
     out.push_back(v);
   }
   SIMCLR_CHECK(!out.empty(), "config key '{}': give at least one value, e.g. 0,1e-4", key);
+  return out;
+}
+
+std::vector<Change> diff(const Config& before, const Config& after) {
+  auto a = before, b = after;
+  const auto fa = fields(a), fb = fields(b);
+  std::vector<Change> out;
+  for (size_t i = 0; i < fa.size(); ++i) {
+    const std::string va = to_string(fa[i]), vb = to_string(fb[i]);
+    if (va != vb) out.push_back({fa[i].key, va, vb});
+  }
   return out;
 }
 

@@ -110,6 +110,14 @@ struct EvalConfig {
   int64_t knn_every_epochs = 0;     // ... or at the end of every N-th epoch (0 = off)
   int64_t knn_monitor_train = 10000;  // images of the labeled train split in the monitor's bank
   int64_t knn_monitor_test = 2000;    // test images the monitor classifies
+  // A dataset without a test split (a flat image folder, one CSV list) is
+  // refused by the evaluations unless this says to score on the training
+  // images; such results are marked "test_split": "train".
+  bool test_on_train = false;
+  // Embeddings and other files that leave the program are computed in fp32
+  // unless asked otherwise ("auto": the training precision, bf16 on CPUs
+  // that have it); the precision is recorded beside them.
+  std::string output_precision = "fp32";
 };
 
 // Semi-supervised fine-tuning of the whole encoder on a class-balanced
@@ -171,6 +179,12 @@ void apply_yaml(Config& config, const std::string& yaml_text, const std::string&
 void load_yaml_file(Config& config, const std::string& path);
 
 std::string to_yaml(const Config& config);
+
+// Keys whose values differ between two configs, in key-table order.
+struct Change {
+  std::string key, before, after;
+};
+std::vector<Change> diff(const Config& before, const Config& after);
 
 // Checks every range and choice and the cross-key rules; throws simclr::Error.
 void validate(const Config& config);

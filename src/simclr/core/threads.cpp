@@ -27,8 +27,18 @@ int available_cores() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
+int clamp_to_cores(int requested, const std::string& key) {
+  const int cores = available_cores();
+  if (requested <= cores) return requested;
+  // A config written on a bigger machine still runs here; more threads than
+  // cores would only make them wait on each other.
+  spdlog::warn("{} = {} is more than the {} cores this process may use; using {} (0 picks the count automatically)",
+               key, requested, cores, cores);
+  return cores;
+}
+
 int configure_torch_threads(int threads) {
-  const int n = threads > 0 ? threads : available_cores();
+  const int n = threads > 0 ? clamp_to_cores(threads, "train.threads") : available_cores();
   torch::set_num_threads(n);
   // Inter-op parallelism is unused by a single training loop; it may only be
   // set once per process, so tolerate a second call (tests call this often).
@@ -53,7 +63,7 @@ ThreadPlan configure_threads(int torch_threads, int loader_workers) {
   plan.cores = available_cores();
   plan.torch_threads = configure_torch_threads(torch_threads);
   plan.loader_workers =
-      loader_workers > 0 ? loader_workers
+      loader_workers > 0 ? clamp_to_cores(loader_workers, "data.workers")
                          : std::max(1, std::min(16, std::max(plan.cores / 4, plan.cores - plan.torch_threads)));
   cv::setNumThreads(1);
   if (plan.torch_threads + plan.loader_workers > 2 * plan.cores) {

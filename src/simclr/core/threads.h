@@ -12,9 +12,14 @@ int available_cores();
 // cores for a process alone).
 int threads_per_rank(int requested, int local_ranks);
 
+// `requested` threads, or available_cores() with a warning naming `key`
+// when it asks for more (a config copied from a bigger machine still runs).
+int clamp_to_cores(int requested, const std::string& key);
+
 // Sets LibTorch's intra-op and inter-op thread counts. LibTorch as packaged
 // by Debian starts with one intra-op thread, so this must always be called;
-// threads <= 0 means every available core.
+// threads <= 0 means every available core, and more than the cores are
+// clamped to them (clamp_to_cores).
 int configure_torch_threads(int threads);
 
 // How the cores are split between LibTorch's intra-op threads (the model)
@@ -35,7 +40,8 @@ struct ThreadPlan {
 
 // Applies the plan: LibTorch intra-op threads, and OpenCV's own pool switched
 // off (cv::setNumThreads(1)) so that every OpenCV call inside a loader worker
-// stays on that worker's thread. 0 means auto for either count.
+// stays on that worker's thread. 0 means auto for either count; either is
+// clamped to the cores (clamp_to_cores).
 ThreadPlan configure_threads(int torch_threads, int loader_workers);
 
 // The BLAS library LibTorch's matrix products resolve to at run time (the

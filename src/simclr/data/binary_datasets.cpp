@@ -69,8 +69,11 @@ CifarDataset::CifarDataset(const std::vector<std::string>& files, CifarLabel lab
     for (size_t r = 0; r < n; ++r) {
       const uint8_t* rec = data + r * record;
       for (size_t b = 0; b < label_bytes_; ++b) {
-        SIMCLR_CHECK(rec[b] < limits[b], "'{}' record {} has label byte {} = {} (expected below {}): not a CIFAR-{} file",
-                     path, r, b, rec[b], limits[b], label_ == CifarLabel::kCifar10 ? "10" : "100");
+        SIMCLR_CHECK(rec[b] < limits[b],
+                     "'{}' record {} has {} label {}, outside 0..{}: not a CIFAR-{} binary file, or a damaged one; "
+                     "re-download it",
+                     path, r, label_bytes_ == 1 ? "a" : (b == 0 ? "a coarse" : "a fine"), rec[b], limits[b] - 1,
+                     label_ == CifarLabel::kCifar10 ? "10" : "100");
       }
       index_.emplace_back(f, static_cast<uint32_t>(r));
     }
@@ -148,7 +151,8 @@ Stl10Dataset::Stl10Dataset(const std::vector<std::string>& images, const std::ve
                    y->size(), images[f], n);
       for (size_t i = 0; i < n; ++i) {
         SIMCLR_CHECK(y->data()[i] >= 1 && y->data()[i] <= 10,
-                     "'{}' label {} is {}, outside 1..10: not an STL-10 label file", labels[f], i, y->data()[i]);
+                     "'{}' label {} is {}, outside 1..10: not an STL-10 label file, or a damaged one; re-download it",
+                     labels[f], i, y->data()[i]);
       }
     }
     for (size_t i = 0; i < n; ++i) index_.emplace_back(static_cast<uint32_t>(f), static_cast<uint32_t>(i));

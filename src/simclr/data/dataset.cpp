@@ -1,5 +1,7 @@
 #include "simclr/data/dataset.h"
 
+#include <filesystem>
+
 #include "simclr/core/error.h"
 #include "simclr/data/binary_datasets.h"
 #include "simclr/data/csv_dataset.h"
@@ -28,6 +30,14 @@ std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string
   std::string known;
   for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error(fmt::format("unknown dataset format '{}'; choose one of: {}", name, known));
+}
+
+bool has_test_split(const config::DataConfig& data) {
+  namespace fs = std::filesystem;
+  const fs::path root(data.path);
+  if (data.dataset == "imagefolder") return fs::is_directory(root / "train") && fs::is_directory(root / "test");
+  if (data.dataset == "csv") return fs::is_directory(root) && fs::is_regular_file(root / "test.csv");
+  return true;  // the binary formats always come with their test files
 }
 
 std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled) {

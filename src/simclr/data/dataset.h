@@ -56,4 +56,9 @@ std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split spli
 
 const std::vector<std::string>& dataset_names();
 
+// Whether the format at `data.path` has a test split of its own. A flat
+// image folder or a single CSV list has not: its "test" split is the
+// training images, which evaluation must not pass off as a test score.
+bool has_test_split(const config::DataConfig& data);
+
 }  // namespace simclr::data

@@ -10,6 +10,8 @@
 namespace simclr::data {
 namespace {
 
+constexpr int kIdxClasses = 10;
+
 uint32_t read_be32(const std::vector<uint8_t>& b, size_t offset) {
   return (uint32_t(b[offset]) << 24) | (uint32_t(b[offset + 1]) << 16) | (uint32_t(b[offset + 2]) << 8) |
          uint32_t(b[offset + 3]);
@@ -79,6 +81,13 @@ IdxDataset::IdxDataset(const std::string& images_path, const std::string& labels
   labels_.erase(labels_.begin(), labels_.begin() + 8);
   rows_ = static_cast<int>(rows);
   cols_ = static_cast<int>(cols);
+  // MNIST and Fashion-MNIST have 10 classes; a larger byte is damage (or
+  // another IDX dataset) and would size the classifier from garbage.
+  const auto bad = std::find_if(labels_.begin(), labels_.end(), [](uint8_t y) { return y >= kIdxClasses; });
+  SIMCLR_CHECK(bad == labels_.end(),
+               "'{}': the label of image {} is {}, outside 0..{} (MNIST and Fashion-MNIST have {} classes); the file "
+               "is damaged or not an MNIST/Fashion-MNIST label file: re-download or re-install it",
+               labels_path, bad - labels_.begin(), *bad, kIdxClasses - 1, kIdxClasses);
   num_classes_ = *std::max_element(labels_.begin(), labels_.end()) + 1;
 }
 

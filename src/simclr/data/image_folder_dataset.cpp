@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 
 namespace simclr::data {
 namespace fs = std::filesystem;
@@ -46,6 +47,7 @@ ImageFolderDataset::ImageFolderDataset(const std::string& root, bool skip_unread
   for (size_t c = 0; c < classes_.size(); ++c) {
     std::vector<std::string> files;
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(root) / classes_[c])) {
+      if (files.size() % 4096 == 0) check_interrupt();  // a million files take a while to list
       if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path().string());
     }
     SIMCLR_CHECK(!files.empty(),

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 
 namespace simclr::distributed {
 namespace {
@@ -105,6 +106,7 @@ std::shared_ptr<Communicator> Communicator::connect(const LaunchInfo& launch, co
                  "rendezvous at {}: rank(s) {} of {} did not join within {:g} s. Start all {} processes with the same "
                  "MASTER_ADDR, MASTER_PORT and WORLD_SIZE, or raise --distributed.timeout_seconds",
                  address, join_ranks(missing), launch.world_size, seconds, launch.world_size);
+    check_interrupt();  // Ctrl-C while waiting for the other ranks
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CommunicatorOptions o = options;

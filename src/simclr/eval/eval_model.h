@@ -19,11 +19,18 @@ struct EvalModel {
   train::Precision precision = train::Precision::kFp32;
   int image_size = 32;  // the side the encoder was trained on
   int channels = 3;
+  bool channels_last = false;  // train.channels_last where the CPU can honour it
   std::string source;   // checkpoint path, weights file or "random init"
 };
 
 // `dataset` gives channels and the nominal image side (for the stem choice
 // and the input size when augment.image_size is 0).
+// The split evaluations score on: "test", or "train" when the dataset has
+// no test split and eval.test_on_train asks for it. Otherwise a dataset
+// without a test split is refused, naming it: scoring the images the probe
+// was fitted on reports a top-1 near 1.0 that means nothing.
+std::string scored_split(const config::Config& config, const std::string& command);
+
 EvalModel load_eval_model(const config::Config& config, io::CheckpointReader* checkpoint,
                           const data::Dataset& dataset);
 

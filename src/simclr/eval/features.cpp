@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "simclr/core/rng.h"
+#include "simclr/core/interrupt.h"
 #include "simclr/data/contrastive_loader.h"
 #include "simclr/io/atomic_file.h"
 
@@ -20,6 +21,7 @@ Features run_extraction(torch::nn::Module& module, const torch::Device& device,
     torch::InferenceMode inference;
     auto batches = data::make_eval_batches(dataset, options.size, options.batch_size, options.workers, 4);
     while (auto batch = batches->next()) {
+      interrupt_point("features");
       auto images = batch->images.to(device);
       if (options.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       train::AutocastGuard autocast(options.precision, device);
@@ -64,7 +66,7 @@ Features split_features(EvalModel& model, std::shared_ptr<const data::Dataset> d
                                                      "eval.feature_layer");
   options.batch_size = config.eval.batch_size;
   options.workers = workers;
-  options.channels_last = config.train.channels_last;
+  options.channels_last = model.channels_last;
   options.precision = model.precision;
 
   std::string cache_file;
@@ -96,7 +98,7 @@ Features split_features(EvalModel& model, std::shared_ptr<const data::Dataset> d
     std::error_code ec;
     fs::create_directories(cache_dir, ec);
     try {
-      write_atomically(cache_file, [&](const std::string& tmp) { torch::save(std::vector<torch::Tensor>{f.x, f.y}, tmp); });
+      write_atomically(cache_file, [&](std::ostream& out) { torch::save(std::vector<torch::Tensor>{f.x, f.y}, out); });
     } catch (const std::exception& e) {
       spdlog::warn("could not cache features in '{}': {}", cache_file, e.what());
     }

@@ -11,6 +11,7 @@
 #include "simclr/eval/eval_model.h"
 #include "simclr/eval/linear_probe.h"
 #include "simclr/optim/schedule.h"
+#include "simclr/core/interrupt.h"
 
 namespace simclr::eval {
 
@@ -18,6 +19,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   using Clock = std::chrono::steady_clock;
   const auto& fc = config.finetune;
   const auto start = Clock::now();
+  const std::string test_split = scored_split(config, "finetune");
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
   auto train = data::open_dataset(config.data, data::Split::kTrain);
   auto test = data::open_dataset(config.data, data::Split::kTest);
@@ -57,7 +59,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
 
   auto forward = [&](const torch::Tensor& images) {
     auto x = images.to(model.device);
-    if (config.train.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     train::AutocastGuard autocast(model.precision, model.device);
     const auto h = model.model->encoder->forward(x);
     const auto f = blocks == 0 ? h : model.model->head->forward_to(h, blocks);
@@ -72,6 +74,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
     int64_t correct = 0, seen = 0;
     double loss_sum = 0;
     while (auto batch = batches->next()) {
+      check_interrupt();
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::SGDOptions&>(group.options())
             .lr(optim::warmup_cosine(static_cast<double>(r.steps), total, 0.0, fc.lr));
@@ -111,6 +114,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   r.top1 = topk_accuracy(all_logits, all_labels, 1);
   r.top5 = topk_accuracy(all_logits, all_labels, std::min<int64_t>(5, classes));
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.test_split = test_split;
   return r;
 }
 

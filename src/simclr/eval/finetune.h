@@ -21,6 +21,7 @@ struct FinetuneResult {
   int64_t epochs = 0, steps = 0;
   std::string from_layer;
   double seconds = 0;
+  std::string test_split = "test";  // "train" under eval.test_on_train
 };
 
 FinetuneResult finetune(const config::Config& config, io::CheckpointReader* checkpoint);

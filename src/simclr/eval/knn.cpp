@@ -4,6 +4,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/eval/linear_eval.h"
+#include "simclr/core/interrupt.h"
 
 namespace simclr::eval {
 
@@ -17,6 +18,7 @@ KnnResult knn_classify(const Features& bank, const Features& queries, int64_t nu
   const int64_t n = queries.x.size(0);
   auto scores = torch::zeros({n, num_classes});
   for (int64_t begin = 0; begin < n; begin += options.chunk) {
+    check_interrupt();
     const int64_t len = std::min(options.chunk, n - begin);
     const auto q = torch::nn::functional::normalize(queries.x.narrow(0, begin, len).to(torch::kFloat),
                                                     torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -41,6 +43,7 @@ KnnEvalResult knn_eval(const config::Config& config, io::CheckpointReader* check
   const Features& queries = features.test;
   KnnEvalResult r;
   r.feature_seconds = features.seconds;
+  r.test_split = features.test_split;
   const auto t0 = Clock::now();
   KnnOptions options;
   options.k = config.eval.knn_k;

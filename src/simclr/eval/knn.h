@@ -32,6 +32,7 @@ struct KnnEvalResult {
   std::string feature_layer;
   int64_t train_size = 0, test_size = 0, feature_dim = 0;
   double feature_seconds = 0, knn_seconds = 0;
+  std::string test_split = "test";  // "train" under eval.test_on_train
 };
 KnnEvalResult knn_eval(const config::Config& config, io::CheckpointReader* checkpoint);
 

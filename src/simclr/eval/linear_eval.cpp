@@ -16,6 +16,7 @@ std::string feature_cache_dir(const io::CheckpointReader* checkpoint) {
 
 TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string test_split = scored_split(config, "evaluation");
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
   auto train = data::open_dataset(config.data, data::Split::kTrain);
   auto test = data::open_dataset(config.data, data::Split::kTest);
@@ -30,6 +31,7 @@ TrainTestFeatures train_test_features(const config::Config& config, io::Checkpoi
   out.train = split_features(model, train, "train", config, threads.loader_workers, cache);
   out.test = split_features(model, test, "test", config, threads.loader_workers, cache);
   out.num_classes = train->num_classes();
+  out.test_split = test_split;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -42,6 +44,7 @@ LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader*
   LinearEvalResult result;
   result.feature_layer = config.eval.feature_layer;
   result.feature_seconds = features.seconds;
+  result.test_split = features.test_split;
 
   LinearProbeOptions probe;
   probe.weight_decays = config::parse_list(config.eval.weight_decays, "eval.weight_decays");

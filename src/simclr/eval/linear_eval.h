@@ -16,6 +16,7 @@ struct LinearEvalResult {
   std::vector<double> weight_decays;  // the L2 grid; probe.holdout_top1 holds its hold-out scores
   int64_t train_size = 0, test_size = 0, feature_dim = 0;
   double feature_seconds = 0, probe_seconds = 0;
+  std::string test_split = "test";  // "train" under eval.test_on_train
 };
 
 // `config` gives the model (normally the checkpoint's config), the data and
@@ -32,6 +33,7 @@ struct TrainTestFeatures {
   Features train, test;
   int64_t num_classes = 0;
   double seconds = 0;
+  std::string test_split = "test";  // see scored_split()
 };
 TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint);
 

@@ -4,6 +4,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/core/rng.h"
+#include "simclr/core/interrupt.h"
 
 namespace simclr::eval {
 
@@ -27,6 +28,7 @@ LinearClassifier fit_logistic_regression(const torch::Tensor& x, const torch::Te
                                                 .tolerance_change(1e-10)
                                                 .line_search_fn("strong_wolfe"));
   lbfgs.step([&] {
+    interrupt_point("probe");  // hundreds of evaluations on large feature sets: stay responsive
     lbfgs.zero_grad();
     // Mean cross-entropy plus (wd/2)||W||^2, the objective of sklearn's
     // LogisticRegression with C = 1 / (N wd).
@@ -67,6 +69,7 @@ LinearProbeResult linear_probe(const Features& train, const Features& test, cons
     const int64_t n_hold = std::max<int64_t>(1, static_cast<int64_t>(n * options.holdout_fraction));
     const auto hold = perm.narrow(0, 0, n_hold), fit = perm.narrow(0, n_hold, n - n_hold);
     for (double wd : options.weight_decays) {
+      check_interrupt();
       torch::AutoGradMode grad(true);
       const auto c = fit_logistic_regression(train.x.index_select(0, fit), train.y.index_select(0, fit), num_classes,
                                              wd, options.max_iter);
@@ -80,6 +83,7 @@ LinearProbeResult linear_probe(const Features& train, const Features& test, cons
     }
   }
   LinearClassifier c;
+  check_interrupt();
   {
     torch::AutoGradMode grad(true);
     c = fit_logistic_regression(train.x, train.y, num_classes, result.weight_decay, options.max_iter);

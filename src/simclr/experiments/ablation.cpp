@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 #include "simclr/eval/linear_eval.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/checkpoint.h"
@@ -18,6 +20,25 @@
 namespace simclr::experiments {
 namespace fs = std::filesystem;
 namespace {
+
+// yaml-cpp keeps every entry of a map whose key repeats (a lookup sees the
+// first, iteration both), so a repeated key would silently pick one value.
+void check_unique_keys(const YAML::Node& node, const std::string& path, const std::string& where) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) check_unique_keys(item, path, where);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> lines;  // key -> line of its first entry (1-based)
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
+    const std::string at = where.empty() ? key : where + "." + key;
+    const auto [first, fresh] = lines.emplace(key, kv.first.Mark().line + 1);
+    SIMCLR_CHECK(fresh, "grid file '{}': key '{}' is given twice (lines {} and {}); YAML keeps only one, so delete "
+                 "the other", path, at, first->second, kv.first.Mark().line + 1);
+    check_unique_keys(kv.second, path, at);
+  }
+}
 
 std::vector<std::pair<std::string, std::string>> read_settings(const YAML::Node& node, const std::string& where) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -131,6 +152,7 @@ Grid load_grid(const std::string& path) {
   }
   SIMCLR_CHECK(root.IsMap(), "grid file '{}': the top level must be a map (name, set, seeds, axis/values, cells, pairs)",
                path);
+  check_unique_keys(root, path, "");
   const std::set<std::string> known = {"name", "config", "set", "seeds", "eval_layers", "axis", "values", "cells",
                                        "pairs"};
   for (const auto& kv : root) {
@@ -296,6 +318,7 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
       if ((c * grid.seeds.size() + s) % static_cast<size_t>(options.shards) != static_cast<size_t>(options.shard)) {
         continue;  // another shard's run
       }
+      interrupt_point("ablation");
       spdlog::info("ablation '{}': cell {} of {} ({}), seed {}", grid.name, c + 1, grid.cells.size(), cell.label,
                    grid.seeds[s]);
       const auto config = config_of(c, s);

@@ -4,6 +4,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/io/atomic_file.h"
+#include "simclr/io/zip_check.h"
 
 namespace simclr::io {
 namespace {
@@ -11,7 +12,8 @@ constexpr int64_t kFormatVersion = 1;
 }
 
 void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
-                     const optim::Lars& optimizer, const TrainState& state) {
+                     const optim::Lars& optimizer, const TrainState& state, const InputContract& input,
+                     bool keep_previous) {
   torch::serialize::OutputArchive archive;
   archive.write("format_version", c10::IValue(kFormatVersion));
   archive.write("config", c10::IValue(config::to_yaml(config)));
@@ -19,12 +21,20 @@ void save_checkpoint(const std::string& path, const config::Config& config, mode
   archive.write("epoch", c10::IValue(state.epoch));
   archive.write("batch_in_epoch", c10::IValue(state.batch_in_epoch));
   archive.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
+  archive.write("input_channels", c10::IValue(input.channels));
+  archive.write("input_size", c10::IValue(input.image_size));
   torch::serialize::OutputArchive model_archive, optimizer_archive;
   model->save(model_archive);
   optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
-  write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  WriteOptions options;
+  if (keep_previous) options.keep_previous_as = kPreviousCheckpointFile;
+  try {
+    write_atomically(path, [&](std::ostream& out) { archive.save_to(out); }, options);
+  } catch (const WriteError& e) {
+    throw WriteError(fmt::format("checkpoint of step {} not saved: {}", state.step, e.what()), e.error_number);
+  }
 }
 
 CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(path_or_run_dir) {
@@ -32,6 +42,7 @@ CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(p
   if (fs::is_directory(path_)) path_ = (fs::path(path_) / kCheckpointFile).string();
   SIMCLR_CHECK(fs::is_regular_file(path_),
                "no checkpoint at '{}'; pass a run directory written by 'simclr pretrain' or its checkpoint.pt", path_);
+  verify_zip(path_, "checkpoint");  // LibTorch checks no CRC: a damaged file would load as wrong weights
   try {
     archive_.load_from(path_, torch::kCPU);  // the caller moves the model to its device
     c10::IValue version, yaml, step, epoch, batch, elapsed;
@@ -45,6 +56,9 @@ CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(p
     archive_.read("elapsed_seconds", elapsed);
     config::apply_yaml(config_, yaml.toStringRef(), path_);
     state_ = {step.toInt(), epoch.toInt(), batch.toInt(), elapsed.toDouble()};
+    c10::IValue channels, size;
+    if (archive_.try_read("input_channels", channels)) input_.channels = channels.toInt();
+    if (archive_.try_read("input_size", size)) input_.image_size = size.toInt();
   } catch (const c10::Error& e) {
     throw Error(fmt::format("cannot read checkpoint '{}': not a simclr checkpoint, or corrupt ({})", path_,
                             e.what_without_backtrace()));

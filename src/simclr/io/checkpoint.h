@@ -25,9 +25,23 @@ struct TrainState {
 };
 
 constexpr const char* kCheckpointFile = "checkpoint.pt";
+// The checkpoint before the latest, kept by every save: a latest checkpoint
+// damaged on disk (it fails its CRCs when read) still leaves a run that
+// `simclr pretrain --resume --resume-previous` continues.
+constexpr const char* kPreviousCheckpointFile = "checkpoint.previous.pt";
 
+// What the encoder was trained on: evaluation on other data is refused
+// before any computation (channels), or warned about (image side).
+struct InputContract {
+  int64_t channels = 0;  // 0: unknown (checkpoints written before simclr recorded it)
+  int64_t image_size = 0;
+};
+
+// Writes `path` atomically; with `keep_previous` the file it replaces stays
+// as kPreviousCheckpointFile next to it.
 void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
-                     const optim::Lars& optimizer, const TrainState& state);
+                     const optim::Lars& optimizer, const TrainState& state, const InputContract& input,
+                     bool keep_previous = true);
 
 class CheckpointReader {
  public:
@@ -36,6 +50,7 @@ class CheckpointReader {
   const std::string& path() const { return path_; }
   const config::Config& config() const { return config_; }
   const TrainState& state() const { return state_; }
+  const InputContract& input() const { return input_; }
   void load_model(models::SimclrModel& model);
   void load_optimizer(optim::Lars& optimizer);
 
@@ -44,6 +59,7 @@ class CheckpointReader {
   torch::serialize::InputArchive archive_;
   config::Config config_;
   TrainState state_;
+  InputContract input_;
 };
 
 }  // namespace simclr::io

@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 #include "simclr/io/atomic_file.h"
+#include "simclr/io/zip_check.h"
 
 namespace simclr::io {
 namespace nn = torch::nn;
@@ -173,12 +175,14 @@ nlohmann::json export_torchscript(models::SimclrModel& model, const ExportInfo& 
   }
   module.eval();
   torch::jit::ExtraFilesMap extra = {{"simclr.json", meta.dump(2)}, {"config.yaml", info.config_yaml}};
-  write_atomically(path, [&](const std::string& tmp) { module.save(tmp, extra); });
+  interrupt_point("export");
+  write_atomically(path, [&](std::ostream& out) { module.save(out, extra); });
   return meta;
 }
 
 nlohmann::json read_export_info(const std::string& path) {
   torch::jit::ExtraFilesMap extra = {{"simclr.json", ""}};
+  verify_zip(path, "exported module");  // LibTorch checks no CRC
   try {
     torch::jit::load(path, torch::kCPU, extra);
   } catch (const c10::Error& e) {

@@ -8,24 +8,40 @@
 
 #include "simclr/core/error.h"
 #include "simclr/io/state_dict_reader.h"
+#include "simclr/io/zip_check.h"
 
 namespace simclr::models {
 namespace {
 
+// Both formats are zip archives. Which one a file is comes from its records,
+// not from trying a reader: torch.jit.save writes <prefix>/constants.pkl and
+// compiled code under <prefix>/code/, torch.save only <prefix>/data.pkl and
+// the tensor data. So a torch.save file (or anything that is not TorchScript)
+// never reaches LibTorch's unpickler, only io/state_dict_reader.h's strict
+// one; every record is CRC-checked first.
 std::map<std::string, torch::Tensor> read_state_dict(const std::string& path, std::string* format) {
+  const io::ZipArchive zip(path, "weights file");
+  zip.verify();
+  const std::string first = zip.records().empty() ? std::string() : zip.records().front().name;
+  const std::string prefix = first.substr(0, first.find('/') + 1);
+  bool code = false;
+  for (const auto& r : zip.records()) code = code || (!prefix.empty() && r.name.rfind(prefix + "code/", 0) == 0);
   std::map<std::string, torch::Tensor> out;
-  // Both formats are zip archives; a TorchScript one holds compiled code and
-  // is read by torch::jit::load, anything else as a torch.save state dict.
-  try {
-    torch::jit::Module module = torch::jit::load(path, torch::kCPU);
-    for (const auto& p : module.named_parameters(/*recurse=*/true)) out[p.name] = p.value;
-    for (const auto& b : module.named_buffers(/*recurse=*/true)) out[b.name] = b.value;
+  if (code && zip.find(prefix + "constants.pkl")) {
+    try {
+      torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+      for (const auto& p : module.named_parameters(/*recurse=*/true)) out[p.name] = p.value;
+      for (const auto& b : module.named_buffers(/*recurse=*/true)) out[b.name] = b.value;
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("cannot read weights '{}': it holds TorchScript code, but torch::jit::load refuses it "
+                              "({}); save it again with torch.jit.save, or save model.state_dict() with torch.save",
+                              path, e.what_without_backtrace()));
+    }
     *format = "TorchScript";
     return out;
-  } catch (const c10::Error&) {
   }
   try {
-    out = io::read_torch_save_state_dict(path);
+    out = io::read_torch_save_state_dict(zip);
   } catch (const Error& e) {
     throw Error(fmt::format("cannot read weights '{}': not a TorchScript module, and as a torch.save file: {}", path,
                             e.what()));

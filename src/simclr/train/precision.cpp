@@ -3,6 +3,9 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
 
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
@@ -46,6 +49,22 @@ Precision resolve_precision(const std::string& name, const torch::Device& device
   }
   if (name == "auto") return !device.is_cuda() && cpu_has_bf16() ? Precision::kBf16 : Precision::kFp32;
   throw Error(fmt::format("unknown precision '{}'; choose auto, fp32, bf16 or fp16 (CUDA)", name));
+}
+
+bool resolve_channels_last(bool requested, const torch::Device& device) {
+  if (!requested || device.is_cuda()) return requested;
+  static const bool avx512 = [] {
+    const auto isa = cpu_isa();
+    return std::find(isa.begin(), isa.end(), "avx512f") != isa.end();
+  }();
+  if (!avx512) {
+    static std::once_flag warned;
+    std::call_once(warned, [] {
+      spdlog::warn("channels-last convolutions are off on this CPU (no AVX-512): its oneDNN kernels corrupt memory "
+                   "in the backward pass of narrow layers");
+    });
+  }
+  return avx512;
 }
 
 std::string to_string(Precision precision) {

@@ -25,6 +25,13 @@ torch::Device resolve_device(const std::string& name);
 Precision resolve_precision(const std::string& name, const torch::Device& device = torch::kCPU);
 std::string to_string(Precision precision);
 
+// train.channels_last as it can be honoured: on a CPU without AVX-512 it is
+// off (with one warning), because Debian's oneDNN (LibTorch 1.13) computes
+// the channels-last convolution backward pass of narrow layers past the end
+// of its buffers there: valgrind shows invalid writes at width 4, and the
+// heap corruption crashes training within a few steps.
+bool resolve_channels_last(bool requested, const torch::Device& device);
+
 // Enables autocast to bf16/fp16 on `device`'s type for its lifetime when asked to.
 class AutocastGuard {
  public:

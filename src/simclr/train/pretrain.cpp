@@ -11,6 +11,7 @@
 
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
+#include "simclr/core/interrupt.h"
 #include "simclr/core/threads.h"
 #include "simclr/data/subset.h"
 #include "simclr/eval/knn.h"
@@ -19,6 +20,7 @@
 #include "simclr/distributed/gradient_sync.h"
 #include "simclr/models/batch_norm.h"
 #include "simclr/io/atomic_file.h"
+#include "simclr/io/run_lock.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/optim/schedule.h"
 #include "simclr/train/precision.h"
@@ -85,25 +87,105 @@ void broadcast_start(models::SimclrModel& model, optim::Lars& optimizer, io::Tra
   state.elapsed_seconds = position[3].item<double>();
 }
 
+bool starts_with(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
+
+// The weights and the data they were trained on: never changed by a resume.
+bool fixed_by_checkpoint(const std::string& key) {
+  return starts_with(key, "model.") || key == "data.dataset" || key == "data.path" || key == "data.unlabeled" ||
+         key == "augment.image_size";
+}
+
+// How the run is carried out, not what it computes: free to change.
+bool operational(const std::string& key) {
+  return key == "train.epochs" || key == "train.steps" || key == "train.minutes" || key == "train.threads" ||
+         key == "train.checkpoint_every" || key == "train.log_every_seconds" || key == "train.device" ||
+         key == "train.channels_last" || key == "data.workers" || key == "data.prefetch" ||
+         key == "data.on_bad_image" || starts_with(key, "eval.") || starts_with(key, "finetune.") ||
+         key == "distributed.backend" || key == "distributed.timeout_seconds" || key == "distributed.bucket_mb";
+}
+
 }  // namespace
 
-PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
-                        const StopRequest& stop, std::shared_ptr<distributed::Communicator> comm) {
+std::vector<config::Change> check_resume_changes(const config::Config& saved, const config::Config& requested,
+                                                 const std::vector<std::string>& allow_changes,
+                                                 const std::string& run_dir) {
+  const auto changes = config::diff(saved, requested);
+  const bool allow_all = std::find(allow_changes.begin(), allow_changes.end(), "all") != allow_changes.end();
+  for (const auto& key : allow_changes) {
+    SIMCLR_CHECK(key == "all" || std::any_of(changes.begin(), changes.end(), [&](const auto& c) { return c.key == key; }),
+                 "--allow-change {}: the resumed run does not change {}; drop it (or give the new value too)", key, key);
+  }
+  for (const auto& c : changes) {
+    SIMCLR_CHECK(!fixed_by_checkpoint(c.key),
+                 "cannot resume '{}' with {} {}: its checkpoint was trained with {} {}, and its weights and data do "
+                 "not fit another value. Drop the option to continue the run, or start a new run with another --out",
+                 run_dir, c.key, c.after, c.key, c.before);
+    const bool allowed = operational(c.key) || allow_all ||
+                         std::find(allow_changes.begin(), allow_changes.end(), c.key) != allow_changes.end();
+    SIMCLR_CHECK(allowed,
+                 "resuming '{}' with {} {} (the run so far used {}) changes what the run means half-way; pass "
+                 "--allow-change {} to do it anyway (it is logged and recorded in resumes.jsonl), or drop the option",
+                 run_dir, c.key, c.after, c.before, c.key);
+  }
+  return changes;
+}
+
+PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume, const StopRequest& stop,
+                        std::shared_ptr<distributed::Communicator> comm) {
+  PretrainOptions options;
+  options.resume = resume;
+  options.stop = stop;
+  return pretrain(std::move(config), run_dir, options, std::move(comm));
+}
+
+PretrainResult pretrain(config::Config config, const std::string& run_dir, const PretrainOptions& options,
+                        std::shared_ptr<distributed::Communicator> comm) {
+  const bool resume = options.resume || options.resume_previous;
+  const StopRequest& stop = options.stop;
   if (comm && comm->world_size() == 1) comm.reset();
   const bool main_rank = !comm || comm->is_main();
   const int world = comm ? comm->world_size() : 1;
   const std::string checkpoint_path = (fs::path(run_dir) / io::kCheckpointFile).string();
+  const std::string previous_path = (fs::path(run_dir) / io::kPreviousCheckpointFile).string();
   std::unique_ptr<io::CheckpointReader> reader;
+  std::unique_ptr<io::RunLock> lock;
+  std::vector<config::Change> changes;
   if (!main_rank) {
     // Only rank 0 touches the run directory.
-  } else if (resume) {
-    SIMCLR_CHECK(fs::exists(checkpoint_path), "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
-                 run_dir);
-    reader = std::make_unique<io::CheckpointReader>(checkpoint_path);
   } else {
-    SIMCLR_CHECK(!fs::exists(checkpoint_path),
-                 "run directory '{}' already holds a checkpoint; pass --resume to continue it or choose another --out",
-                 run_dir);
+    if (resume) {
+      SIMCLR_CHECK(fs::is_directory(run_dir), "cannot resume: '{}' does not exist; run without --resume to start",
+                   run_dir);
+    } else {
+      std::error_code ec;
+      fs::create_directories(run_dir, ec);
+      SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
+    }
+    lock = std::make_unique<io::RunLock>(run_dir, options.command);
+    if (resume) {
+      const std::string& from = options.resume_previous ? previous_path : checkpoint_path;
+      SIMCLR_CHECK(fs::exists(from),
+                   options.resume_previous
+                       ? "cannot resume from the previous checkpoint: '{}' holds no checkpoint.previous.pt (a run "
+                         "keeps one from its second checkpoint on)"
+                       : "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
+                   run_dir);
+      reader = std::make_unique<io::CheckpointReader>(from);
+      config::Config requested = config;
+      if (options.apply_overrides) {
+        requested = reader->config();
+        options.apply_overrides(requested);
+      }
+      config::validate(requested);
+      changes = check_resume_changes(reader->config(), requested, options.allow_changes, run_dir);
+      for (const auto& c : changes) spdlog::info("resume: {} {} -> {}", c.key, c.before, c.after);
+      config = requested;
+      spdlog::info("resolved config:\n{}", config::to_yaml(config));
+    } else {
+      SIMCLR_CHECK(!fs::exists(checkpoint_path),
+                   "run directory '{}' already holds a checkpoint; pass --resume to continue it or choose another --out",
+                   run_dir);
+    }
   }
   if (comm) config = agree_on_config(config, *comm, resume);
   config::validate(config);
@@ -113,11 +195,6 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   SIMCLR_CHECK(config.train.batch_size % world == 0,
                "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
                config.train.batch_size, world);
-  if (main_rank) {
-    std::error_code ec;
-    fs::create_directories(run_dir, ec);
-    SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
-  }
 
   const auto& tc = config.train;
   // Ranks on one machine split its cores unless train.threads says otherwise.
@@ -129,8 +206,11 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   if (device.is_cuda() && comm) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->local_rank()));
   const Precision precision = resolve_precision(tc.precision, device);
 
+  interrupt_point("start-up");
   auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
+  interrupt_point("data");
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
+  const io::InputContract input{dataset->channels(), augment_options.size};
   auto model = [&] {
     // Ranks that run as threads of one process (the tests) share LibTorch's
     // global generator: seeding and drawing the initial weights must not interleave.
@@ -142,7 +222,8 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   if (reader) reader->load_model(model);
   else models::maybe_import_weights(config.model, model);
   model->to(device);
-  if (tc.channels_last) models::to_channels_last(*model);
+  const bool channels_last = resolve_channels_last(tc.channels_last, device);
+  if (channels_last) models::to_channels_last(*model);
   model->train();
   const auto& dc = config.distributed;
   if (comm && dc.sync_bn) models::set_batch_norm_sync(*model, comm);
@@ -168,6 +249,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     comm->reset_traffic();
   }
   const Parallel parallel{comm.get(), dc.global_negatives, gradient_averager.get()};
+  interrupt_point("model");
 
   data::ContrastiveLoader loader(
       dataset, augment::SimclrAugment(augment_options),
@@ -176,18 +258,64 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   const int64_t per_epoch = loader.batches_per_epoch();
   // The schedule runs over steps, or over seconds for a wall-clock budget.
   const bool by_time = tc.minutes > 0;
-  const double total = by_time ? tc.minutes * 60.0
-                               : static_cast<double>(tc.steps > 0 ? tc.steps : tc.epochs * per_epoch);
+  const double total =
+      by_time ? tc.minutes * 60.0
+              : static_cast<double>(tc.steps > 0 ? tc.steps : optim::epoch_budget_steps(tc.epochs, per_epoch));
   const double warmup = config.optim.lr_warmup_fraction * total;
+  if (!by_time && main_rank) {
+    if (const auto w = optim::schedule_warning(total, config.optim.lr_warmup_fraction)) spdlog::warn("{}", *w);
+  }
+
+  auto done = [&] {
+    if (by_time) return state.elapsed_seconds >= total;
+    return static_cast<double>(state.step) >= total;
+  };
+  PretrainResult result;
+  result.checkpoint = checkpoint_path;
+  if (resume && done()) {
+    // Every rank knows the state and the config by now, so all return here.
+    spdlog::info("'{}' is complete: step {} of a budget of {} {}; nothing to do (give a larger --steps, --epochs or "
+                 "--minutes to train on)",
+                 run_dir, state.step, by_time ? tc.minutes : total, by_time ? "minutes" : "steps");
+    result.state = state;
+    result.already_complete = true;
+    return result;
+  }
 
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  std::ofstream metrics;  // rank 0 only; other ranks' writes go nowhere
+  AppendFile metrics;  // rank 0 only
+  int64_t saved_step = resume ? state.step : -1;
+  // A metrics line that cannot be written stops the run: a run whose log has
+  // holes would mislead whoever reads it later.
+  auto record = [&](const nlohmann::json& line) {
+    if (!main_rank) return;
+    try {
+      metrics.append(line.dump() + "\n");
+    } catch (const WriteError& e) {
+      throw WriteError(fmt::format("{}. The run stops at step {}; {}", e.what(), state.step,
+                                   saved_step >= 0 ? fmt::format("its checkpoint of step {} in '{}' is intact: free "
+                                                                 "space and continue with --resume",
+                                                                 saved_step, run_dir)
+                                                   : std::string("it has no checkpoint yet")),
+                       e.error_number);
+    }
+  };
   if (main_rank) {
     write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config::to_yaml(config));
     if (resume) truncate_metrics(metrics_path, state.step);
     else write_text_atomically(metrics_path, "");
-    metrics.open(metrics_path, std::ios::app);
-    SIMCLR_CHECK(metrics.good(), "cannot write '{}'", metrics_path);
+    metrics = AppendFile(metrics_path);
+    if (resume) {
+      // Each resume, with what it changed, in a file of its own: metrics.jsonl
+      // readers expect step lines.
+      nlohmann::json changed = nlohmann::json::object();
+      for (const auto& c : changes) changed[c.key] = {{"before", c.before}, {"after", c.after}};
+      const std::string resumes_path = (fs::path(run_dir) / "resumes.jsonl").string();
+      std::ifstream in(resumes_path);
+      std::string text(std::istreambuf_iterator<char>(in), {});
+      text += nlohmann::json{{"step", state.step}, {"resumed_from", reader->path()}, {"changes", changed}}.dump() + "\n";
+      write_text_atomically(resumes_path, text);
+    }
   }
 
   spdlog::info("data: {}", dataset->describe());
@@ -209,15 +337,16 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
                resume ? fmt::format(", resuming at step {}", state.step) : "");
 
-  auto done = [&] {
-    if (by_time) return state.elapsed_seconds >= total;
-    return static_cast<double>(state.step) >= total;
-  };
   // The online kNN monitor: a weighted kNN on part of the labeled splits,
   // every eval.knn_every_steps steps or eval.knn_every_epochs epochs and at
   // the end, into metrics.jsonl.
   std::shared_ptr<data::Dataset> knn_bank, knn_queries;
-  if (config.eval.knn_every_steps > 0 || config.eval.knn_every_epochs > 0) {
+  const bool monitor_wanted = config.eval.knn_every_steps > 0 || config.eval.knn_every_epochs > 0;
+  if (monitor_wanted && !data::has_test_split(config.data) && !config.eval.test_on_train) {
+    spdlog::warn("kNN monitor off: '{}' has no test split, and scoring the training images would overstate it "
+                 "(--eval.test_on_train true scores them anyway)",
+                 config.data.path);
+  } else if (monitor_wanted) {
     auto labeled = data::open_dataset(config.data, data::Split::kTrain);
     auto test = data::open_dataset(config.data, data::Split::kTest);
     if (labeled->num_classes() > 0 && labeled->label(0) >= 0 && test->label(0) >= 0) {
@@ -235,7 +364,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     fo.size = augment_options.size;
     fo.batch_size = config.eval.batch_size;
     fo.workers = workers;
-    fo.channels_last = tc.channels_last;
+    fo.channels_last = channels_last;
     fo.precision = precision;
     const auto bank = eval::extract_features(model->encoder, knn_bank, fo);
     const auto queries = eval::extract_features(model->encoder, knn_queries, fo);
@@ -244,22 +373,24 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     ko.temperature = config.eval.knn_temperature;
     const auto r = eval::knn_classify(bank, queries, knn_bank->num_classes(), ko);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    metrics << nlohmann::json{{"step", state.step}, {"knn_top1", r.top1}, {"knn_top5", r.top5},
-                              {"knn_bank", bank.x.size(0)}, {"knn_queries", queries.x.size(0)},
-                              {"knn_seconds", seconds}}.dump()
-            << "\n";
-    metrics.flush();
+    record({{"step", state.step}, {"knn_top1", r.top1}, {"knn_top5", r.top5}, {"knn_bank", bank.x.size(0)},
+            {"knn_queries", queries.x.size(0)}, {"knn_seconds", seconds}});
     spdlog::info("kNN monitor at step {}: top-1 {:.2f}% top-5 {:.2f}% ({} train / {} test images, {:.1f} s)",
                  state.step, 100 * r.top1, 100 * r.top5, bank.x.size(0), queries.x.size(0), seconds);
   };
 
-  PretrainResult result;
-  result.checkpoint = checkpoint_path;
+  // After --resume-previous the latest checkpoint is the damaged one: the
+  // first save replaces it without keeping it as the previous.
+  bool keep_previous = !options.resume_previous;
   auto save = [&] {
-    if (main_rank) io::save_checkpoint(checkpoint_path, config, model, optimizer, state);
+    if (!main_rank) return;
+    io::save_checkpoint(checkpoint_path, config, model, optimizer, state, input, keep_previous);
+    keep_previous = true;
+    saved_step = state.step;
   };
 
   int64_t steps_here = 0;
+  double longest_step = 0;
   double seconds_here = 0, wait_here = 0;  // wait: time the model waited for the loader
   bool warned_starving = false;
   auto last_log = Clock::now(), last_live = Clock::now();
@@ -284,7 +415,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     optimizer.set_lr(lr);
     const int64_t n = batch->view1.size(0);
     auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
-    if (tc.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     if (comm) comm->set_step(state.step);
     const auto out = forward_loss(model, x, config.loss, precision, device, parallel);
     double loss_value = out.loss.item<double>();
@@ -307,6 +438,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     }
 
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    signal_point("training");
     bool stop_requested = false;
     ++state.step;
     ++state.batch_in_epoch;
@@ -322,11 +454,15 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
       // wall-clock budgets, and a stop request on any rank stops them all.
       io::TrainState next = state;
       next.elapsed_seconds += dt;
-      const auto sums = comm->sum({dt, stop && stop(next) ? 1.0 : 0.0});
+      const auto sums = comm->sum({dt, (stop && stop(next)) || interrupted() ? 1.0 : 0.0});
       dt = sums[0] / world;
       stop_requested = sums[1] > 0;
     }
     state.elapsed_seconds += dt;
+    // A signal ends the run after this step and a checkpoint: give the
+    // watchdog room for both (a save takes about as long as a step here).
+    longest_step = std::max(longest_step, dt);
+    set_interrupt_grace_seconds(std::max(10.0, 4 * longest_step + 10));
     ++steps_here;
     seconds_here += dt;
     result.step_seconds.push_back(dt);
@@ -338,10 +474,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
                            {"contrastive_top1", top1},
                            {"pairs_per_s", n * world / dt}, {"data_wait_s", waited},
                            {"elapsed_s", state.elapsed_seconds}};
-    if (main_rank) {
-      metrics << line.dump() << "\n";
-      metrics.flush();
-    }
+    record(line);
 
     // Every rank runs the monitor (only rank 0 logs and writes it): were the
     // others to wait in their next collective instead, a monitor longer than
@@ -349,9 +482,14 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
     const auto& ec = config.eval;
     if (knn_bank && ((ec.knn_every_steps > 0 && state.step % ec.knn_every_steps == 0) ||
                      (ec.knn_every_epochs > 0 && epoch_ended && state.epoch % ec.knn_every_epochs == 0) || done())) {
-      knn_monitor();
+      try {
+        knn_monitor();
+      } catch (const Interrupted&) {
+        // A signal during the monitor: the step is done, so save it below.
+        if (comm) throw;  // the other ranks would wait for this one; its last checkpoint stands
+      }
     }
-    const bool stopping = comm ? stop_requested : stop && stop(state);
+    const bool stopping = comm ? stop_requested : (stop && stop(state)) || interrupted();
     if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
     if (stopping) {
       result.interrupted = true;
@@ -387,6 +525,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   }
   if (live) fmt::print(stderr, "\r\033[K");
   if (!result.interrupted) save();
+  result.signal = interrupt_signal();
   result.state = state;
   result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
   result.data_wait_fraction = seconds_here > 0 ? wait_here / seconds_here : 0;

@@ -21,7 +21,9 @@ struct PretrainResult {
   double last_loss = 0;
   double mean_pairs_per_s = 0;  // over this invocation's steps
   double data_wait_fraction = 0;  // share of step time spent waiting for the loader
-  bool interrupted = false;     // stopped early by `stop`; resumable
+  bool interrupted = false;     // stopped early by `stop` or a signal; resumable
+  int signal = 0;               // the signal that stopped it (SIGINT, SIGTERM), 0 otherwise
+  bool already_complete = false;  // resumed a finished run with no more budget: nothing ran, no file changed
   std::vector<double> step_seconds;  // each step of this invocation: wall time, loader wait included
   std::string checkpoint;
   // Distributed runs: what this rank exchanged per training step, on
@@ -42,6 +44,32 @@ class DivergedError : public Error {
 // run early (the CLI's signal handler, or a test stopping at a given step).
 using StopRequest = std::function<bool(const io::TrainState&)>;
 
+// How `pretrain` starts. A resume compares the config it is given (or, with
+// `apply_overrides`, the checkpoint's config with the overrides applied) to
+// the checkpoint's before anything is written:
+// - keys the weights depend on (model.*, data.dataset, data.path,
+//   data.unlabeled, augment.image_size) can never change;
+// - keys that change what the run means mid-way (batch size, optimizer,
+//   learning rate, loss, augmentations, seed, precision) change only when
+//   listed in `allow_changes` (or "all"), and are then logged and recorded
+//   in resumes.jsonl;
+// - the budget and operational keys (threads, workers, logging, the kNN
+//   monitor, checkpoint interval) change freely; a new budget is logged.
+struct PretrainOptions {
+  bool resume = false;
+  bool resume_previous = false;  // resume from checkpoint.previous.pt (the latest is damaged)
+  std::function<void(config::Config&)> apply_overrides;  // resume: the command line on top of the saved config
+  std::vector<std::string> allow_changes;
+  StopRequest stop;
+  std::string command = "simclr pretrain";  // names the holder of the run directory's lock
+};
+
+// Refuses what a resume must not change (see PretrainOptions), naming each
+// key with its saved and its new value; returns the changes it accepts.
+std::vector<config::Change> check_resume_changes(const config::Config& saved, const config::Config& requested,
+                                                 const std::vector<std::string>& allow_changes,
+                                                 const std::string& run_dir);
+
 // Runs (or with `resume`, continues) the run in `run_dir`.
 // Throws simclr::Error on bad input or a non-finite loss; the last checkpoint
 // on disk is then left as it was.
@@ -53,6 +81,11 @@ using StopRequest = std::function<bool(const io::TrainState&)>;
 // reads and writes the run directory: it broadcasts its config, the
 // weights and optimizer state (fresh or resumed) and the run's position, so
 // a run resumes with any number of ranks that divides the batch.
+//
+// The run directory is locked for the whole call (io/run_lock.h): a second
+// process on it fails at once, naming the holder.
+PretrainResult pretrain(config::Config config, const std::string& run_dir, const PretrainOptions& options,
+                        std::shared_ptr<distributed::Communicator> comm = nullptr);
 PretrainResult pretrain(config::Config config, const std::string& run_dir, bool resume,
                         const StopRequest& stop = {}, std::shared_ptr<distributed::Communicator> comm = nullptr);
 
