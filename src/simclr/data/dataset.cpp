@@ -40,6 +40,26 @@ bool has_test_split(const config::DataConfig& data) {
   return true;  // the binary formats always come with their test files
 }
 
+void check_split_labels(const Dataset& train, const Dataset& test, const config::DataConfig& data) {
+  const auto* train_folder = dynamic_cast<const ImageFolderDataset*>(&train);
+  const auto* test_folder = dynamic_cast<const ImageFolderDataset*>(&test);
+  if (train_folder && test_folder && train_folder->classes() != test_folder->classes()) {
+    std::string a, b;
+    for (const auto& c : train_folder->classes()) a += (a.empty() ? "" : ", ") + c;
+    for (const auto& c : test_folder->classes()) b += (b.empty() ? "" : ", ") + c;
+    throw Error(fmt::format("'{}': the class folders of train/ ({}) and test/ ({}) differ, so their labels would "
+                            "not match; give both splits the same class folders",
+                            data.path, a, b));
+  }
+  for (size_t i = 0; i < test.size(); ++i) {
+    const int64_t y = test.label(i);
+    SIMCLR_CHECK(y < train.num_classes(),
+                 "'{}': test image {} ('{}') has label {}, but the training split has only {} classes (0..{}); give "
+                 "the test split the training split's classes",
+                 data.path, i, test.source(i), y, train.num_classes(), train.num_classes() - 1);
+  }
+}
+
 std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled) {
   return open_dataset(data.dataset, data.path, split, {with_unlabeled && data.unlabeled, data.on_bad_image == "skip"});
 }

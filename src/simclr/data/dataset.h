@@ -61,4 +61,9 @@ const std::vector<std::string>& dataset_names();
 // training images, which evaluation must not pass off as a test score.
 bool has_test_split(const config::DataConfig& data);
 
+// Refuses a test split whose labels do not mean what the training split's
+// do: a label beyond the training classes, or image folders whose class
+// folders differ (their numbering would shift). Names both splits.
+void check_split_labels(const Dataset& train, const Dataset& test, const config::DataConfig& data);
+
 }  // namespace simclr::data

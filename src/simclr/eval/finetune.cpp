@@ -23,6 +23,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
   auto train = data::open_dataset(config.data, data::Split::kTrain);
   auto test = data::open_dataset(config.data, data::Split::kTest);
+  data::check_split_labels(*train, *test, config.data);
   const uint64_t seed = static_cast<uint64_t>(config.train.seed);
   auto labeled = std::make_shared<data::SubsetDataset>(train, data::balanced_subset(*train, fc.label_fraction, seed));
 

@@ -22,6 +22,7 @@ TrainTestFeatures train_test_features(const config::Config& config, io::Checkpoi
   auto test = data::open_dataset(config.data, data::Split::kTest);
   SIMCLR_CHECK(train->num_classes() > 0 && train->label(0) >= 0 && test->label(0) >= 0,
                "'{}' has no labels; linear and kNN evaluation need labeled train and test splits", config.data.path);
+  data::check_split_labels(*train, *test, config.data);
   EvalModel model = load_eval_model(config, checkpoint, *train);
   for (auto& p : model.model->parameters()) p.set_requires_grad(false);  // frozen: the protocols' premise
   spdlog::info("features at {} of {} train and {} test images ({})", config.eval.feature_layer, train->size(),
