@@ -64,26 +64,6 @@ bool parse_bool(const std::string& key, const std::string& text) {
   throw Error(fmt::format("config key '{}': '{}' is not a boolean (use true or false)", key, text));
 }
 
-// yaml-cpp keeps every entry of a map whose key repeats (a lookup sees the
-// first, iteration both), so a repeated key would silently pick one value.
-// `where` is the dotted path of `node` ("" at the top).
-void check_unique_keys(const YAML::Node& node, const std::string& origin, const std::string& where) {
-  if (node.IsSequence()) {
-    for (const auto& item : node) check_unique_keys(item, origin, where);
-    return;
-  }
-  if (!node.IsMap()) return;
-  std::map<std::string, int> lines;  // key -> line of its first entry (1-based)
-  for (const auto& kv : node) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
-    const std::string path = where.empty() ? key : where + "." + key;
-    const auto [first, fresh] = lines.emplace(key, kv.first.Mark().line + 1);
-    SIMCLR_CHECK(fresh, "config '{}': key '{}' is given twice (lines {} and {}); YAML keeps only one, so delete the "
-                 "other", origin, path, first->second, kv.first.Mark().line + 1);
-    check_unique_keys(kv.second, origin, path);
-  }
-}
-
 std::string format_double(double v) {
   std::ostringstream s;
   s.precision(10);
@@ -92,6 +72,23 @@ std::string format_double(double v) {
 }
 
 }  // namespace
+
+void check_unique_yaml_keys(const YAML::Node& node, const std::string& what, const std::string& where) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) check_unique_yaml_keys(item, what, where);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> lines;  // key -> line of its first entry (1-based)
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
+    const std::string path = where.empty() ? key : where + "." + key;
+    const auto [first, fresh] = lines.emplace(key, kv.first.Mark().line + 1);
+    SIMCLR_CHECK(fresh, "{}: key '{}' is given twice (lines {} and {}); YAML keeps only one, so delete the other", what,
+                 path, first->second, kv.first.Mark().line + 1);
+    check_unique_yaml_keys(kv.second, what, path);
+  }
+}
 
 std::vector<Field> fields(Config& c) {
   const std::optional<double> none;
@@ -283,7 +280,7 @@ void apply_yaml(Config& config, const std::string& yaml_text, const std::string&
   }
   if (root.IsNull()) return;
   SIMCLR_CHECK(root.IsMap(), "config '{}': the top level must be a map of sections (data, augment, model, ...)", origin);
-  check_unique_keys(root, origin, "");
+  check_unique_yaml_keys(root, fmt::format("config '{}'", origin));
   std::set<std::string> sections;
   for (auto& f : fields(config)) sections.insert(f.key.substr(0, f.key.find('.')));
   for (const auto& section : root) {

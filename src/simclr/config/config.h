@@ -13,6 +13,10 @@
 #include <variant>
 #include <vector>
 
+namespace YAML {
+class Node;
+}
+
 namespace simclr::config {
 
 struct DataConfig {
@@ -177,6 +181,13 @@ void set(Config& config, const std::string& key, const std::string& value);
 // Applies a YAML document (file contents); unknown sections or keys are errors.
 void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin);
 void load_yaml_file(Config& config, const std::string& path);
+
+// Refuses a YAML map whose key repeats anywhere in `node`: yaml-cpp keeps
+// every entry (a lookup sees the first, iteration both), so a repeated key
+// would silently pick one value. `what` names the file in the message
+// ("config 'x.yaml'", "grid file 'g.yaml'"); `where` is the dotted path of
+// `node` ("" at the top).
+void check_unique_yaml_keys(const YAML::Node& node, const std::string& what, const std::string& where = "");
 
 std::string to_yaml(const Config& config);
 

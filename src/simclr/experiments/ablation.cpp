@@ -21,25 +21,6 @@ namespace simclr::experiments {
 namespace fs = std::filesystem;
 namespace {
 
-// yaml-cpp keeps every entry of a map whose key repeats (a lookup sees the
-// first, iteration both), so a repeated key would silently pick one value.
-void check_unique_keys(const YAML::Node& node, const std::string& path, const std::string& where) {
-  if (node.IsSequence()) {
-    for (const auto& item : node) check_unique_keys(item, path, where);
-    return;
-  }
-  if (!node.IsMap()) return;
-  std::map<std::string, int> lines;  // key -> line of its first entry (1-based)
-  for (const auto& kv : node) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
-    const std::string at = where.empty() ? key : where + "." + key;
-    const auto [first, fresh] = lines.emplace(key, kv.first.Mark().line + 1);
-    SIMCLR_CHECK(fresh, "grid file '{}': key '{}' is given twice (lines {} and {}); YAML keeps only one, so delete "
-                 "the other", path, at, first->second, kv.first.Mark().line + 1);
-    check_unique_keys(kv.second, path, at);
-  }
-}
-
 std::vector<std::pair<std::string, std::string>> read_settings(const YAML::Node& node, const std::string& where) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!node) return out;
@@ -152,7 +133,7 @@ Grid load_grid(const std::string& path) {
   }
   SIMCLR_CHECK(root.IsMap(), "grid file '{}': the top level must be a map (name, set, seeds, axis/values, cells, pairs)",
                path);
-  check_unique_keys(root, path, "");
+  config::check_unique_yaml_keys(root, fmt::format("grid file '{}'", path));
   const std::set<std::string> known = {"name", "config", "set", "seeds", "eval_layers", "axis", "values", "cells",
                                        "pairs"};
   for (const auto& kv : root) {
