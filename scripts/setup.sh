@@ -5,12 +5,13 @@
 #
 #   scripts/setup.sh            # install + build into ./build
 #   BUILD_DIR=/tmp/b scripts/setup.sh
+#   SIMCLR_TORCH_PACKAGE=libtorch-cuda-dev scripts/setup.sh   # Debian 13's CUDA build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build pkg-config
-  libtorch-dev libopenblas0-pthread libopenblas-dev libgloo-dev
+  ${SIMCLR_TORCH_PACKAGE:-libtorch-dev} libopenblas0-pthread libopenblas-dev libgloo-dev
   libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev zlib1g-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev

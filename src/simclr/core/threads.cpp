@@ -109,6 +109,9 @@ std::vector<std::string> cpu_isa() {
 }
 
 std::string memory_allocator() {
+  // An AddressSanitizer build (scripts/test-sanitized.sh) replaces malloc
+  // with ASan's own; advice about glibc's does not apply there.
+  if (dlsym(RTLD_DEFAULT, "__asan_init")) return "asan";
   if (dlsym(RTLD_DEFAULT, "tc_malloc")) return "tcmalloc";
   if (dlsym(RTLD_DEFAULT, "mallctl")) return "jemalloc";
   return "glibc";
