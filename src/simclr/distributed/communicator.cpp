@@ -75,6 +75,7 @@ std::shared_ptr<Communicator> Communicator::connect(const LaunchInfo& launch, co
     so.isServer = server;
     so.waitWorkers = false;  // joining is checked below, naming who is missing
     so.timeout = options.timeout;
+    compat::use_classic_tcp_store(so);
     try {
       return c10::make_intrusive<c10d::PrefixStore>(prefix, c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so));
     } catch (const std::exception& e) {

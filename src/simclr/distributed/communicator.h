@@ -12,10 +12,11 @@
 // rank therefore stops within about `timeout` + 3 s with the same diagnosis,
 // and since only rank 0 writes checkpoints, atomically, nothing saved is lost.
 #pragma once
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
 #include <torch/torch.h>
+
+#include "simclr/core/torch_compat.h"
 
 #include <atomic>
 #include <chrono>
@@ -102,7 +103,7 @@ class Communicator {
   std::string diagnose();
 
   c10::intrusive_ptr<c10d::Store> store_, heartbeat_store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<compat::ProcessGroup> group_;
   int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_world_size_ = 1;
   CommunicatorOptions options_;
   std::string store_address_;

@@ -9,6 +9,7 @@
 #include "simclr/core/interrupt.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/zip_check.h"
+#include "simclr/core/torch_compat.h"
 
 namespace simclr::io {
 namespace nn = torch::nn;
@@ -28,7 +29,7 @@ std::string ref(const std::string& dotted) {
 
 std::string conv(const std::string& name, const nn::Conv2dImpl& c, const std::string& x) {
   const auto& o = c.options;
-  const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+  const auto& pad = compat::get<torch::ExpandingArray<2>>(o.padding());
   TORCH_INTERNAL_ASSERT(!o.bias() && o.groups() == 1);
   return fmt::format("torch.conv2d({}, {}.weight, None, [{}, {}], [{}, {}], [{}, {}], 1)", x, ref(name),
                      (*o.stride())[0], (*o.stride())[1], (*pad)[0], (*pad)[1], (*o.dilation())[0],

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "simclr/core/error.h"
+#include "simclr/core/torch_compat.h"
 
 namespace simclr::models {
 namespace nn = torch::nn;
@@ -37,7 +38,7 @@ nn::Sequential make_stage(int64_t& in_planes, int64_t planes, int64_t blocks, in
 int64_t conv_flops(const nn::Conv2d& c, int64_t& side) {
   const auto& o = c->options;
   const int64_t k = (*o.kernel_size())[0], stride = (*o.stride())[0];
-  const int64_t pad = (*c10::get<torch::ExpandingArray<2>>(o.padding()))[0];
+  const int64_t pad = (*compat::get<torch::ExpandingArray<2>>(o.padding()))[0];
   side = (side + 2 * pad - k) / stride + 1;
   return 2 * o.in_channels() * o.out_channels() * k * k * side * side;
 }

@@ -9,6 +9,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
+#include "simclr/core/torch_compat.h"
 
 namespace simclr::train {
 
@@ -78,21 +79,14 @@ std::string to_string(Precision precision) {
 AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device)
     : enabled_(precision != Precision::kFp32), cuda_(device.is_cuda()) {
   if (!enabled_) return;
-  if (cuda_) {
-    previous_ = at::autocast::is_enabled();
-    at::autocast::set_autocast_gpu_dtype(precision == Precision::kFp16 ? at::kHalf : at::kBFloat16);
-    at::autocast::set_enabled(true);
-  } else {
-    previous_ = at::autocast::is_cpu_enabled();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  const auto type = cuda_ ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  previous_ = compat::autocast_enabled(type);
+  compat::set_autocast(type, true, precision == Precision::kFp16 ? at::kHalf : at::kBFloat16);
 }
 
 AutocastGuard::~AutocastGuard() {
   if (!enabled_) return;
-  if (cuda_) at::autocast::set_enabled(previous_);
-  else at::autocast::set_cpu_enabled(previous_);
+  compat::set_autocast_enabled(cuda_ ? c10::DeviceType::CUDA : c10::DeviceType::CPU, previous_);
   if (!previous_) at::autocast::clear_cache();
 }
 
