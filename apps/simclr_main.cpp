@@ -392,6 +392,9 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                            {"loss_share_of_step", loss_share},
                            {"data_wait_fraction", b.data_wait_fraction},
                            {"peak_rss_mib", b.peak_rss_mib},
+                           {"cuda_device_name", b.cuda_device_name},
+                           {"cuda_memory_mib", b.cuda_memory_mib},
+                           {"cuda_peak_allocated_mib", b.cuda_peak_allocated_mib},
                            {"ranks", b.ranks},
                            {"peak_rss_mib_all_ranks", b.peak_rss_mib_all_ranks},
                            {"payload_bytes_per_step", b.payload_bytes_per_step},
@@ -416,6 +419,10 @@ int run_bench(const Overrides& overrides, const simclr::train::TrainingBenchOpti
                        "{:.1f}% | peak memory {:.0f} MiB",
                        b.batch_size, 1e3 * b.loss_seconds, 100 * loss_share, 100 * b.data_wait_fraction,
                        b.peak_rss_mib);
+  if (!b.cuda_device_name.empty()) {
+    human += fmt::format("\nGPU: {} ({:.0f} MiB), peak allocated by tensors {:.0f} MiB", b.cuda_device_name,
+                         b.cuda_memory_mib, b.cuda_peak_allocated_mib);
+  }
   if (b.ranks > 1) {
     human += fmt::format("\ndata parallel: {} ranks, peak memory of all {:.0f} MiB, {:.2f} MB of tensors exchanged per "
                          "step per rank ({:.2f} MB sent with ring algorithms)",

@@ -6,19 +6,25 @@
 #   scripts/setup.sh            # install + build into ./build
 #   BUILD_DIR=/tmp/b scripts/setup.sh
 #   SIMCLR_TORCH_PACKAGE=libtorch-cuda-dev scripts/setup.sh   # Debian 13's CUDA build
+#   SIMCLR_SETUP_INSTALL_ONLY=1 scripts/setup.sh              # install, do not build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+torch_package=${SIMCLR_TORCH_PACKAGE:-libtorch-dev}
+python_torch=python3-torch gloo=libgloo-dev
+# The CUDA build's Python module and Gloo conflict with the CPU ones.
+[ "$torch_package" = libtorch-cuda-dev ] && python_torch=python3-torch-cuda gloo=libgloo-cuda-dev
+
 packages=(
   g++ cmake ninja-build pkg-config
-  ${SIMCLR_TORCH_PACKAGE:-libtorch-dev} libopenblas0-pthread libopenblas-dev libgloo-dev
+  $torch_package libopenblas0-pthread libopenblas-dev $gloo
   libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev zlib1g-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   # Python is used only by tests and benchmarks (golden values, the PyTorch
   # peer); the simclr program itself never needs it.
-  python3-torch python3-torchvision python3-sklearn python3-psutil
+  $python_torch python3-torchvision python3-sklearn python3-psutil
 )
 
 missing=()
@@ -31,6 +37,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ -n "${SIMCLR_SETUP_INSTALL_ONLY:-}" ] && exit 0
 
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-Release} >/dev/null

@@ -15,6 +15,9 @@
 #if SIMCLR_TORCH_AT_LEAST(2, 0)
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #endif
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace simclr::compat {
 
@@ -40,9 +43,10 @@ using ProcessGroup = c10d::ProcessGroup;
 
 // Since 2.4 TCPStore defaults to its libuv backend, which Debian's 2.6 is
 // built without (every rendezvous then fails); the classic backend is in
-// every version and interoperates with torchrun's store.
+// every version and interoperates with torchrun's store. (The option came
+// with the libuv backend in 2.1, pytorch/pytorch#105672.)
 inline void use_classic_tcp_store(c10d::TCPStoreOptions& options) {
-#if SIMCLR_TORCH_AT_LEAST(2, 2)
+#if SIMCLR_TORCH_AT_LEAST(2, 1)
   options.useLibUV = false;
 #else
   (void)options;
@@ -83,5 +87,17 @@ inline void set_autocast_enabled(c10::DeviceType device, bool enabled) {
   else at::autocast::set_cpu_enabled(enabled);
 #endif
 }
+
+#ifdef USE_C10D_NCCL
+// An NCCL group should be shut down before exit (2.2 added the call, and
+// 2.4 warns at exit without it); before 2.2 its destructor does the work.
+inline void shutdown(c10d::ProcessGroupNCCL& group) {
+#if SIMCLR_TORCH_AT_LEAST(2, 2)
+  group.shutdown();
+#else
+  (void)group;
+#endif
+}
+#endif
 
 }  // namespace simclr::compat

@@ -72,8 +72,9 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
   const int64_t n = end - begin;
   const int c = dataset_->channels(), s = augment_.options().size;
   ViewBatch out;
-  out.view1 = torch::empty({n, c, s, s});
-  out.view2 = torch::empty({n, c, s, s});
+  out.views = torch::empty({2 * n, c, s, s}, torch::TensorOptions().pinned_memory(options_.pin_memory));
+  out.view1 = out.views.narrow(0, 0, n);
+  out.view2 = out.views.narrow(0, n, n);
   out.labels = torch::empty({n}, torch::kLong);
   out.indices = torch::empty({n}, torch::kLong);
   out.epoch = epoch;

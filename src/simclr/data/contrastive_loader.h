@@ -31,7 +31,8 @@ Rng sample_rng(uint64_t seed, int64_t epoch, int64_t index);
 std::vector<int64_t> shuffled_order(size_t n, uint64_t seed, int64_t epoch);
 
 struct ViewBatch {
-  torch::Tensor view1, view2;  // [B, C, S, S] float32 in [0, 1]
+  torch::Tensor views;         // [2B, C, S, S] float32 in [0, 1]: view1 then view2, as the model takes them
+  torch::Tensor view1, view2;  // [B, C, S, S] each: the halves of `views`
   torch::Tensor labels;        // [B] int64 (unused by pretraining; for monitors)
   torch::Tensor indices;       // [B] int64 dataset indices
   int64_t epoch = 0, batch = 0;
@@ -45,6 +46,9 @@ struct LoaderOptions {
   bool drop_last = true;  // a contrastive batch needs negatives: drop the short tail
   int rank = 0;           // this process's shard, in [0, world_size)
   int world_size = 1;     // batch_size must be a multiple of it
+  // Batches in page-locked memory (training on CUDA), so the copy to the GPU
+  // can be asynchronous (non_blocking) and overlap the previous step.
+  bool pin_memory = false;
 };
 
 class ContrastiveLoader {

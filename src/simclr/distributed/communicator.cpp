@@ -3,9 +3,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_NCCL
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
+#include <c10/core/impl/VirtualGuardImpl.h>
 
 #include <cstdlib>
 #include <map>
@@ -132,6 +130,21 @@ Communicator::Communicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive
   guarded("connecting the ranks", [&] {
     if (options_.backend == "nccl") {
 #ifdef USE_C10D_NCCL
+      SIMCLR_CHECK(options_.device.is_cuda() && options_.device.has_index(),
+                   "the NCCL backend needs this rank's GPU (got device {}); use --distributed.backend gloo on CPU",
+                   options_.device.str());
+      // NCCL binds its communicator to the current device, so each rank
+      // must be on its own GPU before the first collective (else every
+      // rank of a machine piles onto GPU 0).
+      c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).setDevice(options_.device);
+      // NCCL's waits only order streams, and a failed or timed-out
+      // collective is reported by its watchdog thread, which then aborts
+      // the process. Blocking waits make wait() return only when the
+      // collective is done and throw on failure or timeout, on the calling
+      // thread: the same contract as Gloo, so guarded() can name the rank at
+      // fault. A user's own setting wins.
+      ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+      ::setenv("NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = options_.timeout;
       group_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, rank_, world_size_, o);
@@ -148,6 +161,15 @@ Communicator::Communicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive
 }
 
 Communicator::~Communicator() {
+#ifdef USE_C10D_NCCL
+  if (auto* nccl = dynamic_cast<c10d::ProcessGroupNCCL*>(group_.get())) {
+    try {
+      compat::shutdown(*nccl);
+    } catch (const std::exception&) {
+      // A peer is already gone; exiting is all that is left to do.
+    }
+  }
+#endif
   {
     std::lock_guard<std::mutex> lock(heartbeat_mutex_);
     stopping_ = true;

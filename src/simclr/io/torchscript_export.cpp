@@ -4,12 +4,13 @@
 
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "simclr/core/error.h"
 #include "simclr/core/interrupt.h"
+#include "simclr/core/torch_compat.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/zip_check.h"
-#include "simclr/core/torch_compat.h"
 
 namespace simclr::io {
 namespace nn = torch::nn;
@@ -43,7 +44,7 @@ std::string batch_norm(const std::string& name, const BatchNorm& bn, const std::
                      r, r, r, r, bn.options.eps());
 }
 
-const nn::Module& child(const nn::Module& m, const std::string& name) {
+const nn::Module& child(const nn::Module& m, std::string_view name) {
   for (const auto& c : m.named_children()) {
     if (c.key() == name) return *c.value();
   }

@@ -254,7 +254,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   data::ContrastiveLoader loader(
       dataset, augment::SimclrAugment(augment_options),
       {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true,
-       comm ? comm->rank() : 0, world});
+       comm ? comm->rank() : 0, world, /*pin_memory=*/device.is_cuda()});
   const int64_t per_epoch = loader.batches_per_epoch();
   // The schedule runs over steps, or over seconds for a wall-clock budget.
   const bool by_time = tc.minutes > 0;
@@ -414,7 +414,8 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
                                            warmup, peak_lr);
     optimizer.set_lr(lr);
     const int64_t n = batch->view1.size(0);
-    auto x = torch::cat({batch->view1, batch->view2}, 0).to(device);
+    // Pinned (on CUDA), so the copy runs asynchronously on the current stream.
+    auto x = batch->views.to(device, /*non_blocking=*/batch->views.is_pinned());
     if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     if (comm) comm->set_step(state.step);
     const auto out = forward_loss(model, x, config.loss, precision, device, parallel);

@@ -7,6 +7,11 @@
 #include <chrono>
 #include <filesystem>
 
+#ifdef SIMCLR_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
@@ -149,6 +154,17 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
   b.fraction_of_limit = b.limit_pairs_per_s > 0 ? b.pairs_per_s / b.limit_pairs_per_s : 0;
   b.loss_seconds = time_loss(b.batch_size, config.model.head_dim, config.loss.temperature, device);
   b.peak_rss_mib = peak_rss_mib();
+#ifdef SIMCLR_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto index = device.has_index() ? device.index() : c10::cuda::current_device();
+    const auto* props = at::cuda::getDeviceProperties(index);
+    b.cuda_device_name = props->name;
+    b.cuda_memory_mib = static_cast<double>(props->totalGlobalMem) / (1 << 20);
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+    const auto aggregate = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+    b.cuda_peak_allocated_mib = static_cast<double>(stats.allocated_bytes[aggregate].peak) / (1 << 20);
+  }
+#endif
   b.peak_rss_mib_all_ranks = b.peak_rss_mib;
   if (comm) {
     b.ranks = comm->world_size();

@@ -53,6 +53,10 @@ struct TrainingBench {
   double loss_seconds = 0;              // NT-Xent forward + backward at this batch (median of 5)
   double data_wait_fraction = 0;
   double peak_rss_mib = 0;               // this process
+  // On CUDA: the GPU, its memory, and the most LibTorch's caching allocator
+  // held for tensors at once during the run (torch.cuda.max_memory_allocated).
+  std::string cuda_device_name;
+  double cuda_memory_mib = 0, cuda_peak_allocated_mib = 0;
   // Data-parallel runs (rank 0 reports): ranks, the peak memory of all of
   // them, and what one rank exchanged per step (see distributed::Traffic).
   int ranks = 1;
