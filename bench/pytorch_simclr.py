@@ -11,10 +11,13 @@ NT-Xent as cross-entropy over the masked similarity matrix, SGD with momentum.
 
 Setups: "default" is what a PyTorch script gets unless told otherwise (fp32,
 NCHW); "best" is channels-last with bf16 autocast, the fastest PyTorch setup
-on a CPU with bf16 instructions.
+on a CPU with bf16 instructions, and on CUDA (--device cuda) also
+torch.compile. --arch resnet50 is torchvision's ResNet-50 (ImageNet stem) at
+--size pixels, for the GPU comparison of scripts/gpu_check.sh.
 
 Prints one JSON line: pairs per second over the timed steps (wall clock,
-waiting for data included) and the process's peak RSS.
+waiting for data included), the process's peak RSS and, on CUDA, the peak
+GPU memory allocated by tensors.
 """
 import argparse
 import json
@@ -54,10 +57,23 @@ class ResNet18(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.layers(x), 1), 1)
 
 
-class SimCLR(nn.Module):
-    def __init__(self, width, in_channels):
+class ResNet50(nn.Module):
+    def __init__(self, in_channels):
         super().__init__()
-        self.encoder = ResNet18(width, in_channels)
+        net = torchvision.models.resnet50()
+        if in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        net.fc = nn.Identity()
+        self.net, self.dim = net, 2048
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class SimCLR(nn.Module):
+    def __init__(self, width, in_channels, arch="resnet18"):
+        super().__init__()
+        self.encoder = ResNet50(in_channels) if arch == "resnet50" else ResNet18(width, in_channels)
         d = self.encoder.dim
         self.head = nn.Sequential(nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(), nn.Linear(d, 128))
 
@@ -70,7 +86,7 @@ def nt_xent(z1, z2, tau):
     n = z1.shape[0]
     logits = z @ z.t() / tau
     logits.fill_diagonal_(float("-inf"))
-    targets = (torch.arange(2 * n) + n) % (2 * n)
+    targets = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
     return F.cross_entropy(logits, targets)
 
 
@@ -85,22 +101,28 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--steps", type=int, default=5, help="timed steps")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--arch", choices=["resnet18", "resnet50"], default="resnet18",
+                   help="resnet18: CIFAR stem at --width; resnet50: torchvision's")
+    p.add_argument("--size", type=int, default=0, help="crop size (default: the images' own, 32 or 28)")
     a = p.parse_args()
+    cuda = a.device == "cuda"
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     if a.dataset == "cifar10-jpeg":
         dataset = torchvision.datasets.ImageFolder(os.path.join(a.data, "train"),
-                                                   transform=TwoViews(simclr_cifar_transform(32)))
+                                                   transform=TwoViews(simclr_cifar_transform(a.size or 32)))
         channels = 3
     else:
-        dataset = IdxImages(a.data, TwoViews(simclr_cifar_transform(28)))
+        dataset = IdxImages(a.data, TwoViews(simclr_cifar_transform(a.size or 28)))
         channels = 1
     loader = torch.utils.data.DataLoader(dataset, batch_size=a.batch, shuffle=True, drop_last=True,
-                                         num_workers=a.workers, persistent_workers=a.workers > 0)
-    model = SimCLR(a.width, channels)
+                                         num_workers=a.workers, persistent_workers=a.workers > 0, pin_memory=cuda)
+    model = SimCLR(a.width, channels, a.arch).to(a.device)
     best = a.setup == "best"
     if best:
         model = model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if best and cuda else model
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6)
     model.train()
     step, start, losses = 0, None, []
@@ -108,16 +130,16 @@ def main():
         for (v1, v2), _ in loader:
             if step == a.warmup:
                 start = time.perf_counter()
-            x = torch.cat([v1, v2])
+            x = torch.cat([v1, v2]).to(a.device, non_blocking=cuda)
             if best:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=best):
-                z = model(x)
+            with torch.autocast(a.device, dtype=torch.bfloat16, enabled=best):
+                z = forward(x)
             loss = nt_xent(z[: v1.shape[0]], z[v1.shape[0]:], 0.5)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(loss.item())  # also waits for the GPU
             step += 1
             if step == a.warmup + a.steps:
                 break
@@ -125,7 +147,9 @@ def main():
     print(json.dumps({"program": f"pytorch-{a.setup}", "pairs_per_s": a.steps * a.batch / elapsed,
                       "steps": a.steps, "seconds": elapsed, "last_loss": losses[-1],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": a.workers}))
+                      "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else 0,
+                      "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": a.workers,
+                      "device": a.device, "arch": a.arch, "batch": a.batch}))
 
 
 if __name__ == "__main__":
