@@ -13,11 +13,14 @@ cd "$(dirname "$0")/.."
 torch_package=${SIMCLR_TORCH_PACKAGE:-libtorch-dev}
 python_torch=python3-torch gloo=libgloo-dev
 # The CUDA build's Python module and Gloo conflict with the CPU ones.
-[ "$torch_package" = libtorch-cuda-dev ] && python_torch=python3-torch-cuda gloo=libgloo-cuda-dev
+# Its CMake files look for nvcc (FindCUDA), hence the toolkit.
+cuda_toolkit=""
+[ "$torch_package" = libtorch-cuda-dev ] && python_torch=python3-torch-cuda gloo=libgloo-cuda-dev \
+  cuda_toolkit=nvidia-cuda-toolkit
 
 packages=(
   g++ cmake ninja-build pkg-config
-  $torch_package libopenblas0-pthread libopenblas-dev $gloo
+  $torch_package $cuda_toolkit libopenblas0-pthread libopenblas-dev $gloo
   libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev zlib1g-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
