@@ -1,7 +1,7 @@
 #!/bin/bash
 # simclr bench, LibTorch 1.13 (Debian 12, native) and 2.6 (Debian 13 root), alternating.
 # Used for docs/results.md, "LibTorch 1.13 and 2.6": simclr bench, alternating the two builds.
-cd /work/main
+cd "$(dirname "$0")/.."  # needs root (scripts/debian13.sh) and CIFAR-10 at /tmp/cifar10, here and in build-debian13/cpu/tmp
 args="bench --data /tmp/cifar10 --dataset imagefolder --width 64 --threads 2 --skip-gemm --warmup-steps 2 --timed-steps 10 --json"
 for round in 1 2 3; do
   build/simclr $args 2>/dev/null | tail -1 > /tmp/bench-113-$round.json

@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 torch_package=${SIMCLR_TORCH_PACKAGE:-libtorch-dev}
 python_torch=python3-torch gloo=libgloo-dev
 # The CUDA build's Python module and Gloo conflict with the CPU ones.
-# Its CMake files look for nvcc (FindCUDA), hence the toolkit.
+# Its CMake files look for nvcc (FindCUDA), hence the toolkit; c10d's NCCL
+# header includes nccl.h.
 cuda_toolkit=""
 [ "$torch_package" = libtorch-cuda-dev ] && python_torch=python3-torch-cuda gloo=libgloo-cuda-dev \
-  cuda_toolkit=nvidia-cuda-toolkit
+  cuda_toolkit="nvidia-cuda-toolkit libnccl-dev"
 
 packages=(
   g++ cmake ninja-build pkg-config
