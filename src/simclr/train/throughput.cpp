@@ -161,8 +161,10 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
     b.cuda_device_name = props->name;
     b.cuda_memory_mib = static_cast<double>(props->totalGlobalMem) / (1 << 20);
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-    const auto aggregate = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
-    b.cuda_peak_allocated_mib = static_cast<double>(stats.allocated_bytes[aggregate].peak) / (1 << 20);
+    // Entry 0 is StatType::AGGREGATE (all pools) in every version; the enum
+    // itself moved from c10::cuda::CUDACachingAllocator to
+    // c10::CachingDeviceAllocator between 1.13 and 2.6.
+    b.cuda_peak_allocated_mib = static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);
   }
 #endif
   b.peak_rss_mib_all_ranks = b.peak_rss_mib;
