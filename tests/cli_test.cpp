@@ -8,23 +8,10 @@
 #include "test_util.h"
 
 namespace {
+using simclr::testing::CliRun;
 using simclr::testing::TempDir;
 
-struct Run {
-  int code;
-  std::string output;
-};
-
-// Runs the program; stderr joins stdout unless `stdout_only`.
-Run run(const std::string& args, bool stdout_only = false) {
-  const std::string cmd = std::string(SIMCLR_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+CliRun run(const std::string& args, bool stdout_only = false) { return simclr::testing::run_cli(args, stdout_only); }
 
 TEST(Cli, HelpDocumentsEveryOptionWithItsDefault) {
   const auto r = run("pretrain --help");

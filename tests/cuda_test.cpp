@@ -16,17 +16,6 @@ namespace simclr {
 namespace {
 using testing::TempDir;
 
-// Runs the program; stderr joins stdout unless `stdout_only`.
-std::pair<int, std::string> run_cli(const std::string& args, bool stdout_only) {
-  const std::string cmd = std::string(SIMCLR_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
-
 #define SKIP_WITHOUT_GPU()                                                                     \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device (LibTorch " TORCH_VERSION \
                                                     "): run scripts/gpu_check.sh on a GPU machine"
@@ -174,7 +163,7 @@ TEST(Cuda, BenchReportsTheDeviceAndItsMemory) {
   SKIP_WITHOUT_GPU();
   TempDir dir;
   testing::write_toy_idx(dir.str(), 64, 8);
-  const auto [code, out] = run_cli("bench --data.path " + dir.str() +
+  const auto [code, out] = testing::run_cli("bench --data.path " + dir.str() +
                                        " --train.batch_size 16 --model.width 8 --train.device cuda --warmup-steps 1"
                                        " --timed-steps 2 --skip-gemm --json",
                                    /*stdout_only=*/true);

@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -150,5 +151,24 @@ inline config::Config toy_config(const std::string& data_dir) {
   c.augment.color_p = 0;
   return c;
 }
+
+#ifdef SIMCLR_CLI_PATH
+// The program's exit code and what it printed.
+struct CliRun {
+  int code;
+  std::string output;
+};
+
+// Runs the simclr program with `args`; stderr joins stdout unless `stdout_only`.
+inline CliRun run_cli(const std::string& args, bool stdout_only = false) {
+  const std::string cmd = std::string(SIMCLR_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+#endif
 
 }  // namespace simclr::testing
