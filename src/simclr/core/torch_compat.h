@@ -64,21 +64,6 @@ inline bool autocast_enabled(c10::DeviceType device) {
 #endif
 }
 
-inline void set_autocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
-#if SIMCLR_TORCH_AT_LEAST(2, 4)
-  at::autocast::set_autocast_dtype(device, dtype);
-  at::autocast::set_autocast_enabled(device, enabled);
-#else
-  if (device == c10::DeviceType::CUDA) {
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(enabled);
-  } else {
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(enabled);
-  }
-#endif
-}
-
 inline void set_autocast_enabled(c10::DeviceType device, bool enabled) {
 #if SIMCLR_TORCH_AT_LEAST(2, 4)
   at::autocast::set_autocast_enabled(device, enabled);
@@ -86,6 +71,16 @@ inline void set_autocast_enabled(c10::DeviceType device, bool enabled) {
   if (device == c10::DeviceType::CUDA) at::autocast::set_enabled(enabled);
   else at::autocast::set_cpu_enabled(enabled);
 #endif
+}
+
+inline void set_autocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
+#if SIMCLR_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_dtype(device, dtype);
+#else
+  if (device == c10::DeviceType::CUDA) at::autocast::set_autocast_gpu_dtype(dtype);
+  else at::autocast::set_autocast_cpu_dtype(dtype);
+#endif
+  set_autocast_enabled(device, enabled);
 }
 
 #ifdef USE_C10D_NCCL
