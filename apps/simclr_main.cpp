@@ -10,7 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "simclr/augment/preview.h"
+#include "simclr/pipeline/preview.h"
 #include "simclr/data/dataset.h"
 #include "simclr/eval/eval_model.h"
 #include "simclr/config/config.h"
@@ -21,11 +21,11 @@
 #include "simclr/eval/finetune.h"
 #include "simclr/eval/knn.h"
 #include "simclr/eval/linear_eval.h"
-#include "simclr/io/torchscript_export.h"
+#include "simclr/serialize/torchscript_export.h"
 #include "simclr/core/threads.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 #include "simclr/io/atomic_file.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 #include "simclr/io/run_lock.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/distributed/launch.h"
@@ -190,8 +190,8 @@ int run_pretrain(const Overrides& overrides, const std::string& out, const Resum
 // own config (the model as it was trained) with the command line on top.
 struct EvalInput {
   Config config;
-  std::unique_ptr<simclr::io::CheckpointReader> reader;
-  simclr::io::CheckpointReader* weights() const { return random_init ? nullptr : reader.get(); }
+  std::unique_ptr<simclr::serialize::CheckpointReader> reader;
+  simclr::serialize::CheckpointReader* weights() const { return random_init ? nullptr : reader.get(); }
   bool random_init = false;
   // <run dir>/<name>.json, or <run dir>/<name>_random_init.json
   std::string result_path(const std::string& name) const {
@@ -209,7 +209,7 @@ EvalInput eval_input(const Overrides& overrides, const std::string& checkpoint, 
                "give --checkpoint RUN_DIR (or its checkpoint.pt), --random-init for the untrained baseline, or "
                "--model.init_weights FILE for PyTorch weights");
   if (!checkpoint.empty()) {
-    in.reader = std::make_unique<simclr::io::CheckpointReader>(checkpoint);
+    in.reader = std::make_unique<simclr::serialize::CheckpointReader>(checkpoint);
     // What these commands write must never replace what they read.
     simclr::register_input(in.reader->path(), "the checkpoint");
     in.config = in.reader->config();
@@ -322,12 +322,12 @@ int run_export(const Overrides& overrides, const std::string& checkpoint, bool w
   auto train = simclr::data::open_dataset(in.config.data, simclr::data::Split::kTrain);
   auto m = simclr::eval::load_eval_model(in.config, in.reader.get(), *train);
   m.model->to(torch::kCPU);
-  simclr::io::ExportInfo info;
+  simclr::serialize::ExportInfo info;
   info.input_size = m.image_size;
   info.input_channels = m.channels;
   info.source = in.reader->path();
   info.config_yaml = simclr::config::to_yaml(in.config);
-  const auto meta = simclr::io::export_torchscript(m.model, info, with_head, out);
+  const auto meta = simclr::serialize::export_torchscript(m.model, info, with_head, out);
   nlohmann::json result = {{"file", out}, {"info", meta}};
   print_result(result, json,
                fmt::format("exported {} (input {}x{}x{} float in [0,1] NCHW, output h of {} values{}) to {}",
@@ -348,11 +348,11 @@ int run_machine_info(bool json) {
                            {"blas_library", blas.path},
                            {"onednn", at::hasMKLDNN()},
                            {"malloc", simclr::memory_allocator()},
-                           {"bf16", simclr::train::cpu_has_bf16()},
+                           {"bf16", simclr::cpu_has_bf16()},
                            {"cuda", torch::cuda::is_available()},
                            {"warnings", warnings}};
   std::string human = fmt::format("{}\nBLAS library: {}\nbf16 instructions: {} | CUDA: {}", simclr::describe_compute(),
-                                  blas.path, simclr::train::cpu_has_bf16() ? "yes" : "no",
+                                  blas.path, simclr::cpu_has_bf16() ? "yes" : "no",
                                   torch::cuda::is_available() ? "yes" : "no");
   for (const auto& w : warnings) human += "\nwarning: " + w;
   print_result(result, json, human);
@@ -492,10 +492,10 @@ int run_info(const std::string& file, bool json) {
   SIMCLR_CHECK(fs::is_regular_file(file) || fs::is_directory(file), "'{}' does not exist", file);
   nlohmann::json result;
   std::string human;
-  const fs::path checkpoint = fs::is_directory(file) ? fs::path(file) / simclr::io::kCheckpointFile : fs::path(file);
+  const fs::path checkpoint = fs::is_directory(file) ? fs::path(file) / simclr::serialize::kCheckpointFile : fs::path(file);
   bool is_checkpoint = false;
   try {
-    simclr::io::CheckpointReader reader(checkpoint.string());
+    simclr::serialize::CheckpointReader reader(checkpoint.string());
     is_checkpoint = true;
     const auto& c = reader.config();
     result = {{"kind", "checkpoint"},       {"file", reader.path()},     {"step", reader.state().step},
@@ -508,7 +508,7 @@ int run_info(const std::string& file, bool json) {
     if (fs::is_directory(file)) throw;
   }
   if (!is_checkpoint) {
-    const auto meta = simclr::io::read_export_info(file);
+    const auto meta = simclr::serialize::read_export_info(file);
     result = {{"kind", "torchscript"}, {"file", file}, {"info", meta}};
     const auto& input = meta["input"];
     human = fmt::format(
@@ -528,7 +528,7 @@ int run_augment_preview(const Overrides& overrides, const std::string& out, int 
   Config config;
   overrides.apply(config);
   simclr::config::validate(config);
-  const auto r = simclr::augment::write_augment_preview(config, out, images, views);
+  const auto r = simclr::pipeline::write_augment_preview(config, out, images, views);
   nlohmann::json result = {{"png", out}, {"images", r.rows}, {"views", r.cols - 1}, {"width", r.width},
                            {"height", r.height}};
   print_result(result, json,

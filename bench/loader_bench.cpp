@@ -14,7 +14,7 @@
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/data/dataset.h"
 
 int main(int argc, char** argv) {
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
                                                    static_cast<int>(config.data.workers));
     auto dataset = simclr::data::open_dataset(config.data, simclr::data::Split::kTrain, true);
     const auto options = simclr::augment::AugmentOptions::from_config(config.augment, dataset->image_side());
-    simclr::data::ContrastiveLoader loader(dataset, simclr::augment::SimclrAugment(options),
+    simclr::pipeline::ContrastiveLoader loader(dataset, simclr::augment::SimclrAugment(options),
                                            {config.train.batch_size, threads.loader_workers,
                                             static_cast<int>(config.data.prefetch),
                                             static_cast<uint64_t>(config.train.seed), true, 0, 1});

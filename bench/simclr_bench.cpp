@@ -6,13 +6,14 @@
 //   build/bench/simclr_bench --benchmark_filter=TrainStep
 #include <benchmark/benchmark.h>
 
+#include "simclr/config/config.h"
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 #include "simclr/train/step.h"
 
 namespace {
@@ -65,9 +66,9 @@ void BM_TrainStep(benchmark::State& state) {
   config::ModelConfig mc;
   mc.width = state.range(0);
   const int64_t side = state.range(1), channels = state.range(2), batch = state.range(3);
-  const auto precision = state.range(4) ? train::Precision::kBf16 : train::Precision::kFp32;
+  const auto precision = state.range(4) ? Precision::kBf16 : Precision::kFp32;
   const bool channels_last = state.range(5) != 0;
-  if (precision == train::Precision::kBf16 && !train::cpu_has_bf16()) {
+  if (precision == Precision::kBf16 && !cpu_has_bf16()) {
     state.SkipWithError("this CPU has no bf16 instructions");
     return;
   }
@@ -76,7 +77,7 @@ void BM_TrainStep(benchmark::State& state) {
   if (channels_last) models::to_channels_last(*model);
   optim::Lars optimizer(model->parameters(), {});
   optimizer.set_lr(0.1);
-  train::LossScaler scaler(false);
+  LossScaler scaler(false);
   const auto parameters = model->parameters();
   auto x = torch::rand({2 * batch, channels, side, side});
   if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);

@@ -10,11 +10,12 @@
 #include <CLI/CLI.hpp>
 #include <map>
 
+#include "simclr/config/config.h"
 #include "simclr/core/threads.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 #include "simclr/train/step.h"
 
 int main(int argc, char** argv) {
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   configure_torch_threads(0);
-  const auto precision = train::resolve_precision(precision_name);
+  const auto precision = resolve_precision(precision_name);
   config::ModelConfig mc;
   mc.width = width;
   torch::manual_seed(0);
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
   models::to_channels_last(*model);
   optim::Lars optimizer(model->parameters(), {});
   optimizer.set_lr(0.1);
-  train::LossScaler scaler(false);
+  LossScaler scaler(false);
   const auto parameters = model->parameters();
   const auto x = torch::rand({2 * batch, channels, side, side}).contiguous(at::MemoryFormat::ChannelsLast);
   auto step = [&] {
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(self.begin(), self.end());
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
   fmt::print("{} steps of ResNet-18 w{} + head, 2 x {} views of {}x{}x{}, {}, {} threads: {:.0f} ms per step\n", steps,
-             width, batch, side, side, channels, train::to_string(precision), torch::get_num_threads(),
+             width, batch, side, side, channels, simclr::to_string(precision), torch::get_num_threads(),
              total_ms / steps);
   fmt::print("{:>10} {:>6} {:>7}  {}\n", "ms/step", "share", "calls", "operator (self time)");
   for (size_t i = 0; i < std::min<size_t>(rows.size(), 30); ++i) {

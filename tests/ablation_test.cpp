@@ -85,13 +85,13 @@ TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {
   TempDir data, dir;
   write_toy_idx(data.str(), 48, 16);
   const auto grid = load_grid(write_grid(dir, data.str(), "axis: loss.temperature\nvalues: [0.1, 0.5]\n"));
-  const auto stopped = run_ablation(grid, dir / "out", [](const io::TrainState& s) { return s.step == 1; });
+  const auto stopped = run_ablation(grid, dir / "out", [](const serialize::TrainState& s) { return s.step == 1; });
   EXPECT_TRUE(stopped.interrupted);
   EXPECT_EQ(stopped.runs_done, 0);
   const auto done = run_ablation(grid, dir / "out");
   EXPECT_FALSE(done.interrupted);
   EXPECT_EQ(done.runs_done, 2);
-  io::CheckpointReader reader(dir / "out/runs/0.1-seed0");
+  serialize::CheckpointReader reader(dir / "out/runs/0.1-seed0");
   EXPECT_EQ(reader.state().step, 2);
 }
 

@@ -1,4 +1,4 @@
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 
 #include <set>
 
@@ -7,9 +7,10 @@
 #include "simclr/data/idx_dataset.h"
 #include "test_util.h"
 
-namespace simclr::data {
+namespace simclr::pipeline {
 namespace {
 using namespace simclr::testing;
+using namespace simclr::data;
 
 std::shared_ptr<Dataset> toy(const TempDir& dir, int n = 50) {
   write_toy_idx(dir.str(), n, 10);
@@ -161,4 +162,4 @@ TEST(EvalBatches, CoverTheDatasetInOrderWithoutAugmentation) {
 }
 
 }  // namespace
-}  // namespace simclr::data
+}  // namespace simclr::pipeline

@@ -4,10 +4,10 @@
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/script.h>
 
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/data/idx_dataset.h"
 #include "simclr/distributed/communicator.h"
-#include "simclr/io/torchscript_export.h"
+#include "simclr/serialize/torchscript_export.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/train/step.h"
 #include "test_util.h"
@@ -35,12 +35,12 @@ torch::Tensor views(int seed) {
 
 // Loss and weights after `steps` LARS steps of `model` on `device`.
 std::pair<std::vector<double>, std::vector<torch::Tensor>> train(models::SimclrModel model, torch::Device device,
-                                                                 train::Precision precision, int steps = 3) {
+                                                                 Precision precision, int steps = 3) {
   model->to(device);
   const auto parameters = model->parameters();
   optim::Lars optimizer(parameters, {0.9, 1e-6, 1e-3, true});
   optimizer.set_lr(0.1);
-  train::LossScaler scaler(precision == train::Precision::kFp16);
+  LossScaler scaler(precision == Precision::kFp16);
   std::vector<double> losses;
   for (int s = 0; s < steps; ++s) {
     const auto out = train::forward_loss(model, views(s).to(device), 0.5, precision, device);
@@ -56,8 +56,8 @@ TEST(Cuda, TrainingStepsMatchTheCpuInFp32) {
   SKIP_WITHOUT_GPU();
   // cuDNN's convolution algorithms and reductions sum in other orders than
   // oneDNN's: fp32 agrees to about 1e-5 per step; three steps stay within 1e-3.
-  const auto [cpu_loss, cpu_w] = train(small_model(), torch::kCPU, train::Precision::kFp32);
-  const auto [gpu_loss, gpu_w] = train(small_model(), torch::kCUDA, train::Precision::kFp32);
+  const auto [cpu_loss, cpu_w] = train(small_model(), torch::kCPU, Precision::kFp32);
+  const auto [gpu_loss, gpu_w] = train(small_model(), torch::kCUDA, Precision::kFp32);
   for (size_t s = 0; s < cpu_loss.size(); ++s) EXPECT_NEAR(gpu_loss[s], cpu_loss[s], 1e-4) << "step " << s;
   for (size_t i = 0; i < cpu_w.size(); ++i) {
     EXPECT_TRUE(torch::allclose(gpu_w[i], cpu_w[i], 1e-3, 1e-4)) << "parameter " << i;
@@ -66,8 +66,8 @@ TEST(Cuda, TrainingStepsMatchTheCpuInFp32) {
 
 TEST(Cuda, Bf16AndFp16AutocastTrain) {
   SKIP_WITHOUT_GPU();
-  const auto [fp32_loss, w32] = train(small_model(), torch::kCUDA, train::Precision::kFp32);
-  for (auto precision : {train::Precision::kBf16, train::Precision::kFp16}) {
+  const auto [fp32_loss, w32] = train(small_model(), torch::kCUDA, Precision::kFp32);
+  for (auto precision : {Precision::kBf16, Precision::kFp16}) {
     const auto [loss, w] = train(small_model(), torch::kCUDA, precision);
     for (size_t s = 0; s < loss.size(); ++s) {
       EXPECT_TRUE(std::isfinite(loss[s]));
@@ -82,7 +82,7 @@ TEST(Cuda, Fp16LossScalingSkipsOverflowedSteps) {
   auto w = torch::ones({3}, torch::TensorOptions().device(torch::kCUDA).requires_grad(true));
   optim::Lars optimizer({w}, {});
   optimizer.set_lr(0.1);
-  train::LossScaler scaler(true, 1e38);
+  LossScaler scaler(true, 1e38);
   EXPECT_FALSE(train::backward_and_step((w * 10).sum(), optimizer, scaler, {w}));
   EXPECT_TRUE(torch::equal(w.detach().cpu(), torch::ones({3})));
   EXPECT_TRUE(train::backward_and_step(w.sum(), optimizer, scaler, {w}));
@@ -96,10 +96,10 @@ TEST(Cuda, LoaderHandsPinnedBatchesToNonBlockingCopies) {
   std::shared_ptr<data::Dataset> dataset = data::IdxDataset::open_folder(dir.str(), data::Split::kTrain);
   augment::AugmentOptions ao;
   ao.size = 12;
-  data::LoaderOptions lo;
+  pipeline::LoaderOptions lo;
   lo.batch_size = 8;
   lo.pin_memory = true;
-  data::ContrastiveLoader loader(dataset, augment::SimclrAugment(ao), lo);
+  pipeline::ContrastiveLoader loader(dataset, augment::SimclrAugment(ao), lo);
   loader.start_epoch(0);
   const auto batch = loader.next();
   ASSERT_TRUE(batch.has_value());
@@ -148,9 +148,9 @@ TEST(Cuda, ExportedTorchScriptRunsOnCuda) {
   model->eval();
   TempDir dir;
   const std::string path = dir.str() + "/export.pt";
-  io::ExportInfo info;
+  serialize::ExportInfo info;
   info.input_size = 16;
-  io::export_torchscript(model, info, /*with_head=*/false, path);
+  serialize::export_torchscript(model, info, /*with_head=*/false, path);
   auto module = torch::jit::load(path, torch::kCUDA);
   const auto x = views(9);
   const auto h_gpu = module.forward({x.to(torch::kCUDA)}).toTensor().cpu();

@@ -16,12 +16,13 @@
 #include <map>
 #include <thread>
 
+#include "simclr/models/batch_norm.h"
 #include "simclr/distributed/collectives.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/distributed/gradient_sync.h"
 #include "simclr/distributed/launch.h"
 #include "simclr/distributed/sync_batch_norm.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/train/pretrain.h"
 #include "simclr/train/step.h"
@@ -331,7 +332,7 @@ Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negat
   const auto parameters = model->parameters();
   optim::Lars optimizer(parameters, {0.9, 1e-6, 1e-3, true});
   optimizer.set_lr(0.1);
-  train::LossScaler scaler(false);
+  LossScaler scaler(false);
   std::unique_ptr<GradientAverager> averager;
   if (comm) averager = std::make_unique<GradientAverager>(parameters, comm, bucket_mb);
   const train::Parallel parallel{comm.get(), global_negatives, averager.get()};
@@ -340,7 +341,7 @@ Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negat
     const auto views = global_views(s, model->parameters().front().scalar_type());
     const auto x = torch::cat({views.narrow(0, rank * n, n), views.narrow(0, kBatch + rank * n, n)})
                        .contiguous(model->parameters().front().suggest_memory_format());
-    const auto out = train::forward_loss(model, x, 0.5, train::Precision::kFp32, torch::kCPU, parallel);
+    const auto out = train::forward_loss(model, x, 0.5, Precision::kFp32, torch::kCPU, parallel);
     double loss = out.loss.item<double>();
     if (comm) loss = comm->sum({loss})[0] / world;
     trace.losses.push_back(loss);
@@ -438,7 +439,7 @@ TEST(DataParallel, PretrainResumesWithAnotherNumberOfRanks) {
   config.train.channels_last = false;  // see TwoAndThreeRanksTrainExactlyLikeOneProcess
   train::pretrain(config, run / "single", false);
   run_ranks(2, [&](const Comm& comm) {
-    const auto r = train::pretrain(config, run / "split", false, [](const io::TrainState& s) { return s.step == 2; }, comm);
+    const auto r = train::pretrain(config, run / "split", false, [](const serialize::TrainState& s) { return s.step == 2; }, comm);
     EXPECT_TRUE(r.interrupted);
     EXPECT_GT(r.payload_bytes_per_step, 0);
   });
@@ -457,7 +458,7 @@ TEST(DataParallel, PretrainResumesWithAnotherNumberOfRanks) {
   ASSERT_EQ(a.size(), 4u);
   ASSERT_EQ(b.size(), 4u);
   for (size_t s = 0; s < a.size(); ++s) EXPECT_NEAR(a[s], b[s], 1e-5 * std::abs(a[s])) << "step " << s;
-  io::CheckpointReader ra(run / "single"), rb(run / "split");
+  serialize::CheckpointReader ra(run / "single"), rb(run / "split");
   auto ma = models::build_model(config.model, 1, 12), mb = models::build_model(config.model, 1, 12);
   ra.load_model(ma);
   rb.load_model(mb);
@@ -579,7 +580,7 @@ TEST(DataParallelCli, AKilledRankStopsTheOthersWithItsNameAndTheCheckpointSurviv
         << log;
     EXPECT_NE(log.find("--resume"), std::string::npos) << log;
     // The last checkpoint is intact and loadable.
-    io::CheckpointReader reader(out);
+    serialize::CheckpointReader reader(out);
     EXPECT_GE(reader.state().step, 2);
   }
 }

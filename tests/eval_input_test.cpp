@@ -32,7 +32,7 @@ TEST(EvalInput, ACheckpointOnDataWithOtherChannelsIsRefusedNamingBoth) {
   auto config = testing::toy_config(data.str());
   config.train.steps = 1;
   train::pretrain(config, run / "r", false);
-  io::CheckpointReader reader(run / "r");
+  serialize::CheckpointReader reader(run / "r");
   EXPECT_EQ(reader.input().channels, 1);
   EXPECT_EQ(reader.input().image_size, 12);
   write_folder(folder.str(), {"a", "b"}, 32);

@@ -15,7 +15,7 @@
 #include <random>
 #include <thread>
 
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 #include "test_util.h"
 
 namespace simclr {
@@ -190,14 +190,14 @@ TEST(FaultInjection, DiskFullWhileWritingEachKindOfFileLosesNothing) {
       EXPECT_EQ(slurp(c.file), before);  // the previous version, byte for byte
     }
     if (c.name == "checkpoint" || c.name == "config") {
-      EXPECT_NO_THROW(io::CheckpointReader{ckpt});
-      EXPECT_EQ(io::CheckpointReader(ckpt).state().step, 4);
+      EXPECT_NO_THROW(serialize::CheckpointReader{ckpt});
+      EXPECT_EQ(serialize::CheckpointReader(ckpt).state().step, 4);
     }
   }
   // And the run continues once there is space again.
   const auto r = run(resume);
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(io::CheckpointReader(ckpt).state().step, 8);
+  EXPECT_EQ(serialize::CheckpointReader(ckpt).state().step, 8);
 }
 
 // A real full disk where the machine lets the test mount one (root): a
@@ -219,7 +219,7 @@ TEST(FaultInjection, RealFullTmpfsKeepsTheLastCheckpoint) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(has(r.output, "disk full while")) << r.output;
   EXPECT_EQ(temporaries_in(mnt), 0);
-  io::CheckpointReader reader(mnt + "/run");
+  serialize::CheckpointReader reader(mnt + "/run");
   EXPECT_GE(reader.state().step, 1);
 }
 
@@ -256,7 +256,7 @@ TEST(FaultInjection, KillNineAtRandomMomentsThenResumeToTheEnd) {
   EXPECT_GE(kills_after_a_checkpoint, 10);
   const auto r = run(toy.pretrain(run_dir, fmt::format("--steps {} --resume", steps)));
   ASSERT_TRUE(r.code == 0) << r.output;
-  EXPECT_EQ(io::CheckpointReader(run_dir).state().step, steps);
+  EXPECT_EQ(serialize::CheckpointReader(run_dir).state().step, steps);
   std::ifstream in(run_dir + "/metrics.jsonl");
   std::string line;
   std::vector<int> seen(steps + 1, 0);
@@ -291,7 +291,7 @@ TEST(FaultInjection, SecondProcessOnARunIsRefusedAndSigtermCheckpoints) {
   const auto r = first.wait(60);
   EXPECT_EQ(r.code, 143) << r.output;
   EXPECT_TRUE(has(r.output, "interrupted at step")) << r.output;
-  EXPECT_GE(io::CheckpointReader(run_dir).state().step, 1);
+  EXPECT_GE(serialize::CheckpointReader(run_dir).state().step, 1);
   // The lock died with its holder.
   EXPECT_EQ(run(toy.pretrain(run_dir, "--steps 1 --resume --allow-change all")).code, 0);
 }
@@ -354,7 +354,7 @@ TEST(FaultInjection, ResumeRefusesChangesThatBreakTheRunAndChangesNothing) {
       << slurp(run_dir + "/resumes.jsonl");
   // A plain resume with a longer budget continues.
   EXPECT_EQ(run(Toy::resume(run_dir, "--steps 8")).code, 0);
-  EXPECT_EQ(io::CheckpointReader(run_dir).state().step, 8);
+  EXPECT_EQ(serialize::CheckpointReader(run_dir).state().step, 8);
 }
 
 // A damaged latest checkpoint: every command refuses it naming the file;
@@ -380,7 +380,7 @@ TEST(FaultInjection, DamagedCheckpointIsRefusedAndThePreviousResumes) {
   EXPECT_EQ(slurp(ckpt), bytes);  // never re-saved
   const auto r = run(toy.pretrain(run_dir, "--resume-previous --steps 6"));
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(io::CheckpointReader(ckpt).state().step, 6);
+  EXPECT_EQ(serialize::CheckpointReader(ckpt).state().step, 6);
 }
 
 // Ctrl-C or SIGTERM in each phase of each command: exit 130 or 143 within
@@ -420,7 +420,7 @@ TEST(FaultInjection, SignalsInEveryPhaseStopCleanly) {
       EXPECT_FALSE(has(r.output, "terminate called")) << r.output;
       if (c.phase == "training") {
         EXPECT_TRUE(has(r.output, "interrupted at step 1; checkpoint saved")) << r.output;
-        EXPECT_EQ(io::CheckpointReader(toy.dir / "p4").state().step, 1);
+        EXPECT_EQ(serialize::CheckpointReader(toy.dir / "p4").state().step, 1);
         fs::remove_all(toy.dir / "p4");
       }
       EXPECT_EQ(temporaries_in(toy.dir.str()), 0);

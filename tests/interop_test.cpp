@@ -5,12 +5,13 @@
 
 #include <cstdio>
 
+#include "simclr/models/resnet.h"
 #include "simclr/data/idx_dataset.h"
 #include "simclr/eval/embed.h"
 #include "simclr/eval/finetune.h"
 #include "simclr/io/npy.h"
-#include "simclr/io/torchscript_export.h"
-#include "simclr/models/weight_import.h"
+#include "simclr/serialize/torchscript_export.h"
+#include "simclr/serialize/weight_import.h"
 #include "simclr/train/pretrain.h"
 #include "test_util.h"
 
@@ -66,9 +67,9 @@ TEST(TorchscriptExport, LoadsInCppAndGivesTheSameHAndZ) {
   TempDir dir;
   for (auto [arch, cifar] : {std::pair{"resnet18", true}, {"resnet50", false}, {"resnet34", true}}) {
     auto m = small_model(arch, cifar, 8);
-    io::ExportInfo info;
+    serialize::ExportInfo info;
     info.input_size = cifar ? 16 : 64;
-    const auto meta = io::export_torchscript(m, info, /*with_head=*/true, dir / "m.pt");
+    const auto meta = serialize::export_torchscript(m, info, /*with_head=*/true, dir / "m.pt");
     EXPECT_EQ(meta["feature_dim"].get<int64_t>(), m->encoder->feature_dim());
     auto loaded = torch::jit::load(dir / "m.pt");
     const auto x = torch::rand({2, 3, info.input_size, info.input_size});
@@ -84,10 +85,10 @@ TEST(TorchscriptExport, LoadsInCppAndGivesTheSameHAndZ) {
     for (const auto& p : loaded.named_parameters()) names.insert(p.name);
     EXPECT_TRUE(names.count("layer1.0.conv1.weight")) << arch;
     EXPECT_TRUE(names.count("layer2.0.downsample.0.weight")) << arch;
-    EXPECT_EQ(io::read_export_info(dir / "m.pt")["arch"], arch);
+    EXPECT_EQ(serialize::read_export_info(dir / "m.pt")["arch"], arch);
   }
   std::ofstream(dir / "junk.pt") << "not a module";
-  EXPECT_NE(testing::error_of([&] { io::read_export_info(dir / "junk.pt"); }).find("junk.pt"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { serialize::read_export_info(dir / "junk.pt"); }).find("junk.pt"), std::string::npos);
 }
 
 TEST(Interop, ExportedModuleInPythonGivesTheEmbeddingsOfSimclrEmbed) {
@@ -96,7 +97,7 @@ TEST(Interop, ExportedModuleInPythonGivesTheEmbeddingsOfSimclrEmbed) {
   auto config = testing::toy_config(data.str());
   config.train.steps = 3;
   train::pretrain(config, run / "r", false);
-  io::CheckpointReader reader(run / "r");
+  serialize::CheckpointReader reader(run / "r");
   // C++: embeddings of the test split, fp32, and the export.
   auto eval_config = reader.config();
   eval_config.train.precision = "fp32";
@@ -106,10 +107,10 @@ TEST(Interop, ExportedModuleInPythonGivesTheEmbeddingsOfSimclrEmbed) {
   auto model = models::build_model(reader.config().model, 1, 12);
   reader.load_model(model);
   model->eval();
-  io::ExportInfo info;
+  serialize::ExportInfo info;
   info.input_size = 12;
   info.input_channels = 1;
-  io::export_torchscript(model, info, false, run / "enc.pt");
+  serialize::export_torchscript(model, info, false, run / "enc.pt");
   // The index maps rows to sources and labels.
   std::ifstream index(eval::index_path_for(run / "emb.npy"));
   std::string header, row1;
@@ -129,7 +130,7 @@ TEST(Interop, TorchvisionWeightsGiveTorchvisionsOutputs) {
   const auto x = io::read_npy(dir / "input.npy"), expected = io::read_npy(dir / "h.npy");
   for (const char* file : {"resnet18_state_dict.pt", "resnet18_scripted.pt"}) {
     auto encoder = models::ResNet(models::ResNetOptions("resnet18").width(64).in_channels(3).cifar_stem(false));
-    const auto report = models::import_encoder_weights(encoder, dir / file);
+    const auto report = serialize::import_encoder_weights(encoder, dir / file);
     EXPECT_EQ(report.ignored, 2) << file;  // fc.weight, fc.bias
     encoder->eval();
     torch::NoGradGuard ng;
@@ -138,11 +139,11 @@ TEST(Interop, TorchvisionWeightsGiveTorchvisionsOutputs) {
   }
   // A network of another shape is refused with the names that do not fit.
   auto narrow = models::ResNet(models::ResNetOptions("resnet18").width(32).in_channels(3).cifar_stem(false));
-  const auto msg = testing::error_of([&] { models::import_encoder_weights(narrow, dir / "resnet18_state_dict.pt"); });
+  const auto msg = testing::error_of([&] { serialize::import_encoder_weights(narrow, dir / "resnet18_state_dict.pt"); });
   EXPECT_NE(msg.find("shape mismatch [conv1.weight"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--width"), std::string::npos) << msg;
   std::ofstream(dir / "junk.pt") << "junk";
-  EXPECT_NE(testing::error_of([&] { models::import_encoder_weights(narrow, dir / "junk.pt"); }).find("junk.pt"),
+  EXPECT_NE(testing::error_of([&] { serialize::import_encoder_weights(narrow, dir / "junk.pt"); }).find("junk.pt"),
             std::string::npos);
 }
 
@@ -152,7 +153,7 @@ TEST(Finetune, LearnsTheToyClassesFromAFewLabelsAndFromScratch) {
   auto config = testing::toy_config(data.str());
   config.train.steps = 5;
   train::pretrain(config, run / "r", false);
-  io::CheckpointReader reader(run / "r");
+  serialize::CheckpointReader reader(run / "r");
   auto fc = reader.config();
   fc.finetune.label_fraction = 0.2;
   fc.finetune.epochs = 20;

@@ -61,7 +61,7 @@ TEST(LinearEval, TheEncoderStaysFrozen) {
   config.train.steps = 3;
   train::pretrain(config, run / "r", false);
 
-  io::CheckpointReader reader(run / "r");
+  serialize::CheckpointReader reader(run / "r");
   auto model = models::build_model(reader.config().model, 1, 12);
   reader.load_model(model);
   std::map<std::string, torch::Tensor> before;
@@ -90,7 +90,7 @@ TEST(LinearEval, TheEncoderStaysFrozen) {
   EXPECT_EQ(r.train_size, 64);
   EXPECT_EQ(r.test_size, 32);
   auto reloaded = models::build_model(reader.config().model, 1, 12);
-  io::CheckpointReader(run / "r").load_model(reloaded);
+  serialize::CheckpointReader(run / "r").load_model(reloaded);
   for (const auto& p : reloaded->encoder->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), before[p.key()]));
 }
 

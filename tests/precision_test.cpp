@@ -1,5 +1,5 @@
 // Precision selection, autocast and fp16 loss scaling.
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 #include <ATen/autocast_mode.h>
 

@@ -17,7 +17,7 @@ std::vector<nlohmann::json> read_metrics(const std::string& run) {
 }
 
 std::map<std::string, torch::Tensor> weights(const std::string& run) {
-  io::CheckpointReader reader(run);
+  serialize::CheckpointReader reader(run);
   auto model = models::build_model(reader.config().model, 1, 12);
   reader.load_model(model);
   std::map<std::string, torch::Tensor> out;
@@ -91,7 +91,7 @@ TEST(Pretrain, InterruptedRunResumesToTheSameWeights) {
   config.train.steps = 7;  // crosses an epoch boundary (2 batches per epoch) mid-run
   pretrain(config, run / "straight", false);
 
-  const auto first = pretrain(config, run / "split", false, [](const io::TrainState& s) { return s.step == 3; });
+  const auto first = pretrain(config, run / "split", false, [](const serialize::TrainState& s) { return s.step == 3; });
   EXPECT_TRUE(first.interrupted);
   EXPECT_EQ(first.state.step, 3);
   const auto second = pretrain(config, run / "split", true);
@@ -136,14 +136,14 @@ TEST(Pretrain, NonFiniteLossStopsWithAClearErrorAndKeepsTheCheckpoint) {
   config.train.steps = 2;
   pretrain(config, run / "r", false);
   {
-    io::CheckpointReader reader(run / "r");
+    serialize::CheckpointReader reader(run / "r");
     auto model = models::build_model(reader.config().model, 1, 12);
     reader.load_model(model);
     optim::Lars optimizer(model->parameters(), {});
     reader.load_optimizer(optimizer);
     torch::NoGradGuard no_grad;
     model->named_parameters()["encoder.conv1.weight"].fill_(std::numeric_limits<float>::quiet_NaN());
-    io::save_checkpoint(run / "r/checkpoint.pt", reader.config(), model, optimizer, reader.state(), reader.input());
+    serialize::save_checkpoint(run / "r/checkpoint.pt", reader.config(), model, optimizer, reader.state(), reader.input());
   }
   const auto saved = file_bytes(run / "r/checkpoint.pt");
   config.train.steps = 4;

@@ -1,3 +1,4 @@
+#include "simclr/models/resnet.h"
 #include "simclr/models/simclr_model.h"
 
 #include "test_util.h"
@@ -75,11 +76,11 @@ TEST(SimclrModel, BuildChoosesStemAndHeadFromConfig) {
   config::ModelConfig c;
   c.width = 16;
   auto small = build_model(c, 3, 32);
-  EXPECT_TRUE(small->encoder->options().cifar_stem());
+  EXPECT_EQ(small->encoder->describe()["stem"], "cifar");
   auto large = build_model(c, 3, 96);
-  EXPECT_FALSE(large->encoder->options().cifar_stem());
+  EXPECT_EQ(large->encoder->describe()["stem"], "imagenet");
   c.stem = "imagenet";
-  EXPECT_FALSE(build_model(c, 3, 32)->encoder->options().cifar_stem());
+  EXPECT_EQ(build_model(c, 3, 32)->encoder->describe()["stem"], "imagenet");
 
   auto views = small->forward(torch::rand({4, 3, 32, 32}));
   EXPECT_EQ(views.h.sizes().vec(), (std::vector<int64_t>{4, 128}));

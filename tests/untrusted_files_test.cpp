@@ -8,11 +8,12 @@
 #include <zlib.h>
 
 #include "fuzz_targets.h"  // make_zip, state_dict_of
-#include "simclr/io/checkpoint.h"
+#include "simclr/models/resnet.h"
+#include "simclr/serialize/checkpoint.h"
 #include "simclr/io/state_dict_reader.h"
-#include "simclr/io/torchscript_export.h"
+#include "simclr/serialize/torchscript_export.h"
 #include "simclr/io/zip_check.h"
-#include "simclr/models/weight_import.h"
+#include "simclr/serialize/weight_import.h"
 #include "simclr/train/pretrain.h"
 #include "test_util.h"
 
@@ -44,14 +45,14 @@ class UntrustedFiles : public ::testing::Test {
     auto config = testing::toy_config(*dir_ / "data");
     config.train.steps = 1;
     train::pretrain(config, *dir_ / "run", false);
-    io::CheckpointReader reader(*dir_ / "run");
+    serialize::CheckpointReader reader(*dir_ / "run");
     auto model = models::build_model(reader.config().model, 1, 12);
     reader.load_model(model);
     model->eval();
-    io::ExportInfo info;
+    serialize::ExportInfo info;
     info.input_size = 12;
     info.input_channels = 1;
-    io::export_torchscript(model, info, /*with_head=*/false, *dir_ / "enc.pt");
+    serialize::export_torchscript(model, info, /*with_head=*/false, *dir_ / "enc.pt");
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string checkpoint() { return *dir_ / "run/checkpoint.pt"; }
@@ -83,15 +84,15 @@ TempDir* UntrustedFiles::dir_ = nullptr;
 TEST_F(UntrustedFiles, UntrustedValidFilesPassTheChecks) {
   const auto names = io::verify_zip(checkpoint(), "checkpoint");
   EXPECT_FALSE(names.empty());
-  EXPECT_NO_THROW(io::CheckpointReader reader(checkpoint()));
+  EXPECT_NO_THROW(serialize::CheckpointReader reader(checkpoint()));
   EXPECT_FALSE(io::verify_zip(exported(), "exported module").empty());
-  EXPECT_EQ(io::read_export_info(exported())["input"]["size"], 12);
+  EXPECT_EQ(serialize::read_export_info(exported())["input"]["size"], 12);
 }
 
 TEST_F(UntrustedFiles, UntrustedCheckpointWithFlippedBytesFailsItsCrc) {
   for (int n : {1, 2, 8}) {
     const auto path = damaged_copy(checkpoint(), n, "flipped" + std::to_string(n) + ".pt");
-    const auto msg = error_of([&] { io::CheckpointReader reader(path); });
+    const auto msg = error_of([&] { serialize::CheckpointReader reader(path); });
     EXPECT_TRUE(has(msg, "'" + path + "'")) << msg;
     EXPECT_TRUE(has(msg, "CRC")) << msg;
     EXPECT_TRUE(has(msg, "--resume-previous")) << msg;
@@ -104,7 +105,7 @@ TEST_F(UntrustedFiles, UntrustedTruncatedCheckpointSaysTruncated) {
                         bytes.size() - 23, bytes.size() - 1}) {
     const std::string path = *dir_ / "cut.pt";
     write_all(path, {bytes.begin(), bytes.begin() + length});
-    const auto msg = error_of([&] { io::CheckpointReader reader(path); });
+    const auto msg = error_of([&] { serialize::CheckpointReader reader(path); });
     EXPECT_TRUE(has(msg, "truncated")) << length << ": " << msg;
     EXPECT_TRUE(has(msg, path)) << msg;
   }
@@ -116,7 +117,7 @@ TEST_F(UntrustedFiles, UntrustedExportWithAFlippedByteIsRefused) {
   for (const bool code : {false, true}) {
     const auto path = damaged_copy(exported(), 1, code ? "code.pt" : "data.pt",
                                    [&](const io::ZipRecord& r) { return (r.method == 8) == code; });
-    const auto msg = error_of([&] { io::read_export_info(path); });
+    const auto msg = error_of([&] { serialize::read_export_info(path); });
     EXPECT_TRUE(has(msg, path)) << msg;
     EXPECT_TRUE(has(msg, "CRC") || has(msg, "damaged")) << msg;
     EXPECT_TRUE(has(msg, "simclr export")) << msg;
@@ -125,13 +126,13 @@ TEST_F(UntrustedFiles, UntrustedExportWithAFlippedByteIsRefused) {
 
 TEST_F(UntrustedFiles, UntrustedExportImportsAsTorchScriptWeights) {
   // Recognised by its records (code/, constants.pkl), read by torch::jit::load.
-  io::CheckpointReader reader(checkpoint());
+  serialize::CheckpointReader reader(checkpoint());
   auto model = models::build_model(reader.config().model, 1, 12);
-  const auto report = models::import_encoder_weights(model->encoder, exported());
+  const auto report = serialize::import_encoder_weights(model->encoder, exported());
   EXPECT_EQ(report.format, "TorchScript");
   EXPECT_GT(report.tensors, 0);
   const auto path = damaged_copy(exported(), 1, "weights.pt");
-  EXPECT_TRUE(has(error_of([&] { models::import_encoder_weights(model->encoder, path); }), "CRC"));
+  EXPECT_TRUE(has(error_of([&] { serialize::import_encoder_weights(model->encoder, path); }), "CRC"));
 }
 
 // Pickle bytes, protocol 2, for hand-made state dicts.
@@ -255,7 +256,7 @@ TEST(UntrustedStateDict, UntrustedDeepNestingIsRefusedWithoutACrash) {
     EXPECT_TRUE(has(error_of([&] { io::read_torch_save_state_dict(path); }), "deep"));
     // The same through --model.init_weights.
     auto encoder = models::ResNet(models::ResNetOptions("resnet18").width(4).in_channels(1));
-    const auto msg = error_of([&] { models::import_encoder_weights(encoder, path); });
+    const auto msg = error_of([&] { serialize::import_encoder_weights(encoder, path); });
     EXPECT_TRUE(has(msg, "deep") && has(msg, path)) << msg;
   }
   EXPECT_FALSE(error_of([&] { io::read_torch_save_state_dict(state_dict_file(dir / "m.pt", marks)); }).empty());
@@ -356,12 +357,12 @@ TEST(UntrustedWeights, UntrustedFormatComesFromTheRecords) {
   auto encoder = models::ResNet(models::ResNetOptions("resnet18").width(4).in_channels(1));
   // Neither TorchScript nor torch.save.
   write_all(dir / "other.zip", make_zip({{"x/readme.txt", "hello"}}));
-  auto msg = error_of([&] { models::import_encoder_weights(encoder, dir / "other.zip"); });
+  auto msg = error_of([&] { serialize::import_encoder_weights(encoder, dir / "other.zip"); });
   EXPECT_TRUE(has(msg, "data.pkl") && has(msg, "other.zip")) << msg;
   // code/ without constants.pkl is not TorchScript: read as a state dict.
   write_all(dir / "sd.pt", make_zip({{"x/data.pkl", one_tensor("FloatStorage", "0", 0, {1}, {1})},
                                      {"x/code/m.py", "def f(): pass"}}));
-  msg = error_of([&] { models::import_encoder_weights(encoder, dir / "sd.pt"); });
+  msg = error_of([&] { serialize::import_encoder_weights(encoder, dir / "sd.pt"); });
   EXPECT_TRUE(has(msg, "as a torch.save file") && has(msg, "missing")) << msg;
 }
 

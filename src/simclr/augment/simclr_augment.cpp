@@ -7,35 +7,46 @@
 
 #include "simclr/augment/transforms.h"
 #include "simclr/core/error.h"
+#include "simclr/core/text.h"
 
 namespace simclr::augment {
 
-namespace {
-// Same order as config::augment_op_names().
-constexpr Op kOps[] = {Op::kCrop,     Op::kFlip,   Op::kColor,  Op::kGrey,  Op::kBlur,
-                       Op::kSolarize, Op::kCutout, Op::kRotate, Op::kNoise, Op::kSobel};
-}  // namespace
-
-std::string to_string(Op op) { return config::augment_op_names().at(static_cast<size_t>(op)); }
-
-std::vector<Op> parse_pipeline(const std::string& text) {
-  const auto& names = config::augment_op_names();
-  static_assert(sizeof(kOps) / sizeof(kOps[0]) == 10, "kOps and augment_op_names() must list the same ops");
-  std::vector<Op> ops;
-  for (const auto& token : config::split_names(text)) {
-    if (token == "none") continue;
-    const auto it = std::find(names.begin(), names.end(), token);
-    if (it == names.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      throw Error(fmt::format("augment.pipeline: unknown operation '{}'; choose from: {} (or none)", token, known));
-    }
-    ops.push_back(kOps[it - names.begin()]);
-  }
-  return ops;
+const Registry<OpEntry>& ops() {
+  static const Registry<OpEntry> registry(
+      "augmentation", {
+                          {"crop", "random resized crop (then resize to the view side)", Op::kCrop},
+                          {"flip", "horizontal flip", Op::kFlip},
+                          {"color", "colour jitter: brightness, contrast, saturation, hue", Op::kColor},
+                          {"grey", "random greyscale", Op::kGrey},
+                          {"blur", "Gaussian blur", Op::kBlur},
+                          {"solarize", "solarization (BYOL)", Op::kSolarize},
+                          {"cutout", "cutout of a square", Op::kCutout},
+                          {"rotate", "rotation by 90, 180 or 270 degrees", Op::kRotate},
+                          {"noise", "Gaussian noise", Op::kNoise},
+                          {"sobel", "Sobel edge filter", Op::kSobel},
+                      });
+  return registry;
 }
 
-AugmentOptions AugmentOptions::from_config(const config::AugmentConfig& c, int image_side) {
+std::string to_string(Op op) {
+  for (const auto& e : ops().entries()) {
+    if (e.op == op) return e.name;
+  }
+  TORCH_INTERNAL_ASSERT(false, "augmentation op ", static_cast<int>(op), " is not in augment::ops()");
+}
+
+std::vector<Op> parse_pipeline(const std::string& text) {
+  std::vector<Op> out;
+  for (const auto& token : split_names(text, "augment.pipeline")) {
+    if (token == "none") continue;
+    const OpEntry* e = ops().find(token);
+    SIMCLR_CHECK(e, "augment.pipeline: unknown operation '{}'; choose from: {} (or none)", token, ops().joined_names());
+    out.push_back(e->op);
+  }
+  return out;
+}
+
+AugmentOptions AugmentOptions::from_config(const AugmentConfig& c, int image_side) {
   AugmentOptions o;
   o.pipeline = parse_pipeline(c.pipeline);
   if (c.pipeline_view2 != "same") o.pipeline_view2 = parse_pipeline(c.pipeline_view2);

@@ -14,14 +14,25 @@
 #include <string>
 #include <vector>
 
-#include "simclr/config/config.h"
+#include "simclr/augment/augment_config.h"
+#include "simclr/core/registry.h"
 #include "simclr/core/rng.h"
 
 namespace simclr::augment {
 
 enum class Op { kCrop, kFlip, kColor, kGrey, kBlur, kSolarize, kCutout, kRotate, kNoise, kSobel };
 
-// "crop,flip,color" -> ops, in order; names from config::augment_op_names().
+// The operations augment.pipeline may name, in the order help lists them.
+// A new operation: its Op, one line in the table (simclr_augment.cpp), and
+// its case in SimclrAugment::apply and describe.
+struct OpEntry {
+  std::string name;
+  std::string help;
+  Op op;
+};
+const Registry<OpEntry>& ops();
+
+// "crop,flip,color" -> ops, in order; names from ops().
 // An empty string or "none" is the identity (views are only resized).
 std::vector<Op> parse_pipeline(const std::string& text);
 std::string to_string(Op op);
@@ -45,7 +56,7 @@ struct AugmentOptions {
   double sobel_p = 1.0;
 
   // Resolves presets and "auto" values for images whose side is `image_side`.
-  static AugmentOptions from_config(const config::AugmentConfig& config, int image_side);
+  static AugmentOptions from_config(const AugmentConfig& config, int image_side);
   std::string describe() const;
 };
 

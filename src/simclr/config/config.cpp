@@ -12,7 +12,11 @@
 #include <set>
 #include <sstream>
 
+#include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
+#include "simclr/data/dataset.h"
+#include "simclr/loss/contrastive_loss.h"
+#include "simclr/models/encoder.h"
 
 namespace simclr::config {
 namespace {
@@ -94,8 +98,7 @@ std::vector<Field> fields(Config& c) {
   const std::optional<double> none;
   return {
       make("data.path", &c.data.path, "dataset location (file prefix folder or image root)"),
-      make("data.dataset", &c.data.dataset, "dataset format",
-           one_of({"fashion-mnist", "mnist", "imagefolder", "cifar10", "cifar100", "cifar100-coarse", "stl10", "csv"})),
+      make("data.dataset", &c.data.dataset, "dataset format", one_of(data::formats().names())),
       make("data.unlabeled", &c.data.unlabeled, "pretraining also uses the unlabeled split (STL-10)"),
       make("data.on_bad_image", &c.data.on_bad_image,
            "unreadable image file: stop (name it and exit) or skip (use the next readable file, count it in the log)",
@@ -104,8 +107,7 @@ std::vector<Field> fields(Config& c) {
       make("data.prefetch", &c.data.prefetch, "batches prepared ahead of the model", range(1, 64)),
 
       make("augment.pipeline", &c.augment.pipeline,
-           "operations in the order they run, any subset of: crop, flip, color, grey, blur, solarize, cutout, rotate, "
-           "noise, sobel (none = only resize)"),
+           "operations in the order they run, any subset of: " + augment::ops().joined_names() + " (none = only resize)"),
       make("augment.pipeline_view2", &c.augment.pipeline_view2,
            "the second view's operations (same = as augment.pipeline); e.g. crop for the paper's one-branch ablations"),
       make("augment.preset", &c.augment.preset,
@@ -137,18 +139,19 @@ std::vector<Field> fields(Config& c) {
       make("augment.noise_std", &c.augment.noise_std, "Gaussian noise standard deviation", range(0, 10)),
       make("augment.sobel_p", &c.augment.sobel_p, "Sobel edge filter probability", range(0, 1)),
 
-      make("model.arch", &c.model.arch, "encoder", one_of({"resnet18", "resnet34", "resnet50"})),
+      make("model.arch", &c.model.arch, "encoder", one_of(models::encoders().names())),
       make("model.width", &c.model.width, "channels of the first stage (64 = standard ResNet, 128 = 2x)", range(1, 1024)),
       make("model.stem", &c.model.stem, "cifar = 3x3 conv, no max-pool; auto = cifar for <=64 px",
            one_of({"auto", "cifar", "imagenet"})),
+      make("model.patch_size", &c.model.patch_size, "ViT patch side (0 = auto: 4 for <=64 px, else 16)", range(0, 1024)),
       make("model.head_layers", &c.model.head_layers,
            "projection head layers (2 = Linear-BN-ReLU-Linear, 1 = linear, 0 = none: z = h)", range(0, 8)),
       make("model.head_hidden", &c.model.head_hidden, "head hidden width (0 = encoder output dimension)", range(0, 65536)),
       make("model.head_dim", &c.model.head_dim, "projection dimension of z", range(1, 65536)),
       make("model.init_weights", &c.model.init_weights,
-           "start the encoder from a PyTorch ResNet state dict (torch.save) or TorchScript file, torchvision names"),
+           "start the encoder from a PyTorch state dict (torch.save) or TorchScript file, torchvision names"),
 
-      make("loss.name", &c.loss.name, "contrastive loss (paper Table 2)", one_of({"nt_xent", "nt_logistic", "margin"})),
+      make("loss.name", &c.loss.name, "contrastive loss (paper Table 2)", one_of(loss::losses().names())),
       make("loss.temperature", &c.loss.temperature, "temperature tau of NT-Xent and NT-Logistic", range(1e-4, 100)),
       make("loss.normalize", &c.loss.normalize, "l2-normalise z before the similarities (false: raw dot products)"),
       make("loss.margin", &c.loss.margin, "margin m of the margin triplet loss", range(0, 100)),
@@ -362,9 +365,9 @@ void validate(const Config& config) {
     const std::string& text = key == "pipeline" ? a.pipeline : a.pipeline_view2;
     if (key == "pipeline_view2" && text == "same") continue;
     for (const auto& op : split_names(text, "augment." + key)) {
-      const auto& names = augment_op_names();
-      SIMCLR_CHECK(op == "none" || std::find(names.begin(), names.end(), op) != names.end(),
-                   "config key 'augment.{}': unknown operation '{}'; choose from: {} (or none)", key, op, join(names));
+      SIMCLR_CHECK(op == "none" || augment::ops().contains(op),
+                   "config key 'augment.{}': unknown operation '{}'; choose from: {} (or none)", key, op,
+                   augment::ops().joined_names());
     }
   }
   const auto& t = config.train;
@@ -413,25 +416,6 @@ int64_t feature_layer_blocks(const std::string& name, int64_t head_layers, const
                head_layers > 1 ? fmt::format(" or head1..head{} (the head has {} layers)", head_layers - 1, head_layers)
                                : std::string(" (the head has 1 layer, so no hidden one)"));
   return k;
-}
-
-const std::vector<std::string>& augment_op_names() {
-  static const std::vector<std::string> names = {"crop",     "flip",   "color",  "grey",  "blur",
-                                                 "solarize", "cutout", "rotate", "noise", "sobel"};
-  return names;
-}
-
-std::vector<std::string> split_names(const std::string& text, const std::string& key) {
-  std::vector<std::string> out;
-  if (text.find_first_not_of(" \t") == std::string::npos) return out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    SIMCLR_CHECK(b != std::string::npos, "config key '{}': empty item in '{}'", key, text);
-    out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
 }
 
 std::vector<double> parse_list(const std::string& text, const std::string& key) {

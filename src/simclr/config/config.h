@@ -13,79 +13,26 @@
 #include <variant>
 #include <vector>
 
+#include "simclr/augment/augment_config.h"
+#include "simclr/core/text.h"
+#include "simclr/data/data_options.h"
+#include "simclr/loss/loss_options.h"
+#include "simclr/models/model_options.h"
+#include "simclr/optim/optim_options.h"
+
 namespace YAML {
 class Node;
 }
 
 namespace simclr::config {
 
-struct DataConfig {
-  std::string path = "/usr/share/datasets/fashion-mnist";
-  std::string dataset = "fashion-mnist";  // see data::dataset_names()
-  bool unlabeled = false;                 // pretrain on train + unlabeled images (STL-10)
-  std::string on_bad_image = "stop";      // stop | skip: what an unreadable image file does
-  int64_t workers = 0;                    // loader threads; 0 = auto
-  int64_t prefetch = 4;                   // batches decoded ahead
-};
-
-// SimCLR augmentations (paper appendix A). `pipeline` lists the operations in
-// the order they run (any subset, any order; see augment_op_names()). Unset
-// optional values come from the preset: "cifar" (s=0.5, no blur), "stl10" and
-// "imagenet" (s=1, blur p=0.5); "auto" = cifar for images of 64 px or less.
-struct AugmentConfig {
-  std::string pipeline = "crop,flip,color,grey,blur";
-  std::string pipeline_view2 = "same";  // the second view's pipeline ("same" = pipeline)
-  std::string preset = "auto";  // auto | cifar | stl10 | imagenet
-  int64_t image_size = 0;       // output side; 0 = the dataset's side
-  double crop_scale_min = 0.08;
-  double crop_scale_max = 1.0;
-  double crop_ratio_min = 3.0 / 4.0;
-  double crop_ratio_max = 4.0 / 3.0;
-  double flip_p = 0.5;
-  std::optional<double> color_strength;  // s: brightness/contrast/saturation 0.8s, hue 0.2s
-  double color_p = 0.8;
-  double grayscale_p = 0.2;
-  std::optional<double> blur_p;
-  double blur_kernel_fraction = 0.1;
-  double blur_sigma_min = 0.1;
-  double blur_sigma_max = 2.0;
-  double solarize_p = 0.2;  // BYOL's second view
-  double solarize_threshold = 0.5;
-  double cutout_p = 1.0;
-  double cutout_size = 0.5;  // square side / view side
-  double rotate_p = 1.0;     // by 90, 180 or 270 degrees
-  double noise_p = 1.0;
-  double noise_std = 0.1;
-  double sobel_p = 1.0;
-};
-
-struct ModelConfig {
-  std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50
-  int64_t width = 64;             // channels of the first stage (64 = standard)
-  std::string stem = "auto";      // auto | cifar | imagenet
-  int64_t head_layers = 2;        // Linear-BN-ReLU repeated, then Linear
-  int64_t head_hidden = 0;        // 0 = the encoder's output dimension
-  int64_t head_dim = 128;         // z dimension
-  std::string init_weights;       // PyTorch ResNet state dict or TorchScript module to start the encoder from
-};
-
-struct LossConfig {
-  std::string name = "nt_xent";  // nt_xent | nt_logistic | margin (paper Table 2)
-  double temperature = 0.5;      // nt_xent, nt_logistic
-  bool normalize = true;         // l2-normalise z (cosine similarity); false: raw dot products
-  double margin = 0.5;           // margin triplet's m
-  bool semi_hard = false;        // nt_logistic, margin: only negatives farther than the positive
-};
-
-struct OptimConfig {
-  std::string optimizer = "lars";  // lars | sgd
-  std::string lr_scaling = "sqrt";  // linear: lr_base*B/256 | sqrt: lr_base*sqrt(B)
-  std::optional<double> lr_base;    // unset: 0.3 (linear) or 0.075 (sqrt)
-  double lr_warmup_fraction = 0.1;  // 10 of the paper's 100 epochs
-  double momentum = 0.9;
-  double weight_decay = 1e-6;
-  double lars_trust = 0.001;
-};
+// The sections that configure one component are that component's own
+// options structs, held here under their config names.
+using DataConfig = data::DataOptions;
+using AugmentConfig = augment::AugmentConfig;
+using ModelConfig = models::ModelOptions;
+using LossConfig = loss::LossOptions;
+using OptimConfig = optim::OptimOptions;
 
 struct TrainConfig {
   int64_t batch_size = 256;
@@ -204,11 +151,10 @@ void validate(const Config& config);
 // head_layers. Throws naming `key` for anything else.
 int64_t feature_layer_blocks(const std::string& name, int64_t head_layers, const std::string& key);
 
-// The operations augment.pipeline may name, in a fixed order.
-const std::vector<std::string>& augment_op_names();
-
-// Splits "a, b,c" into trimmed names; throws naming `key` on an empty item.
-std::vector<std::string> split_names(const std::string& text, const std::string& key = "augment.pipeline");
+// Splits "a, b,c" into trimmed names (core/text.h).
+inline std::vector<std::string> split_names(const std::string& text, const std::string& key = "augment.pipeline") {
+  return simclr::split_names(text, key);
+}
 
 // Parses a comma-separated list of non-negative numbers (e.g. eval.weight_decays).
 std::vector<double> parse_list(const std::string& text, const std::string& key);

@@ -12,35 +12,49 @@ namespace simclr::data {
 
 std::string to_string(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
-const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"fashion-mnist", "mnist",  "imagefolder", "cifar10",
-                                                 "cifar100",      "cifar100-coarse", "stl10", "csv"};
-  return names;
+const Registry<FormatEntry>& formats() {
+  namespace fs = std::filesystem;
+  using O = const OpenOptions&;
+  static const Registry<FormatEntry> registry(
+      "dataset format",
+      {
+          {"fashion-mnist", "Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
+           [](const std::string& p, Split s, O) { return IdxDataset::open_folder(p, s); }, nullptr},
+          {"mnist", "MNIST IDX files", [](const std::string& p, Split s, O) { return IdxDataset::open_folder(p, s); },
+           nullptr},
+          {"imagefolder", "image files in root/<class>/ (or root/train/<class> and root/test/<class>)",
+           [](const std::string& p, Split s, O o) { return ImageFolderDataset::open(p, s, o.skip_unreadable); },
+           [](const std::string& p) { return fs::is_directory(fs::path(p) / "train") && fs::is_directory(fs::path(p) / "test"); }},
+          {"cifar10", "CIFAR-10 binary batches",
+           [](const std::string& p, Split s, O) { return CifarDataset::open_folder(p, s, CifarLabel::kCifar10); }, nullptr},
+          {"cifar100", "CIFAR-100 binary, fine labels",
+           [](const std::string& p, Split s, O) { return CifarDataset::open_folder(p, s, CifarLabel::kCifar100Fine); },
+           nullptr},
+          {"cifar100-coarse", "CIFAR-100 binary, coarse labels",
+           [](const std::string& p, Split s, O) { return CifarDataset::open_folder(p, s, CifarLabel::kCifar100Coarse); },
+           nullptr},
+          {"stl10", "STL-10 binary (train, test and unlabeled)",
+           [](const std::string& p, Split s, O o) { return Stl10Dataset::open_folder(p, s, o.with_unlabeled); }, nullptr},
+          {"csv", "CSV list of path,label (a file, or a folder with train.csv and test.csv)",
+           [](const std::string& p, Split s, O o) { return CsvDataset::open(p, s, o.skip_unreadable); },
+           [](const std::string& p) { return fs::is_directory(p) && fs::is_regular_file(fs::path(p) / "test.csv"); }},
+      });
+  return registry;
 }
 
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
                                       OpenOptions options) {
-  if (name == "fashion-mnist" || name == "mnist") return IdxDataset::open_folder(path, split);
-  if (name == "imagefolder") return ImageFolderDataset::open(path, split, options.skip_unreadable);
-  if (name == "cifar10") return CifarDataset::open_folder(path, split, CifarLabel::kCifar10);
-  if (name == "cifar100") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Fine);
-  if (name == "cifar100-coarse") return CifarDataset::open_folder(path, split, CifarLabel::kCifar100Coarse);
-  if (name == "stl10") return Stl10Dataset::open_folder(path, split, options.with_unlabeled);
-  if (name == "csv") return CsvDataset::open(path, split, options.skip_unreadable);
-  std::string known;
-  for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(fmt::format("unknown dataset format '{}'; choose one of: {}", name, known));
+  const FormatEntry* format = formats().find(name);
+  SIMCLR_CHECK(format, "unknown dataset format '{}'; choose one of: {}", name, formats().joined_names());
+  return format->open(path, split, options);
 }
 
-bool has_test_split(const config::DataConfig& data) {
-  namespace fs = std::filesystem;
-  const fs::path root(data.path);
-  if (data.dataset == "imagefolder") return fs::is_directory(root / "train") && fs::is_directory(root / "test");
-  if (data.dataset == "csv") return fs::is_directory(root) && fs::is_regular_file(root / "test.csv");
-  return true;  // the binary formats always come with their test files
+bool has_test_split(const DataOptions& data) {
+  const FormatEntry& format = formats().at(data.dataset, "data.dataset");
+  return !format.has_test_split || format.has_test_split(data.path);
 }
 
-void check_split_labels(const Dataset& train, const Dataset& test, const config::DataConfig& data) {
+void check_split_labels(const Dataset& train, const Dataset& test, const DataOptions& data) {
   const auto* train_folder = dynamic_cast<const ImageFolderDataset*>(&train);
   const auto* test_folder = dynamic_cast<const ImageFolderDataset*>(&test);
   if (train_folder && test_folder && train_folder->classes() != test_folder->classes()) {
@@ -60,7 +74,7 @@ void check_split_labels(const Dataset& train, const Dataset& test, const config:
   }
 }
 
-std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled) {
+std::shared_ptr<Dataset> open_dataset(const DataOptions& data, Split split, bool with_unlabeled) {
   return open_dataset(data.dataset, data.path, split, {with_unlabeled && data.unlabeled, data.on_bad_image == "skip"});
 }
 

@@ -5,11 +5,13 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "simclr/config/config.h"
+#include "simclr/core/registry.h"
+#include "simclr/data/data_options.h"
 
 namespace simclr::data {
 
@@ -45,25 +47,35 @@ struct OpenOptions {
   bool skip_unreadable = false;
 };
 
-// Opens a dataset by format name (see dataset_names()). Throws simclr::Error
+// The formats data.dataset may name. A new format: a Dataset subclass in its
+// own file and one line in the table in dataset.cpp.
+struct FormatEntry {
+  std::string name;
+  std::string help;
+  std::function<std::shared_ptr<Dataset>(const std::string& path, Split split, const OpenOptions& options)> open;
+  // Whether the data at `path` has a test split of its own (the binary
+  // formats always do); null = always.
+  std::function<bool(const std::string& path)> has_test_split;
+};
+const Registry<FormatEntry>& formats();
+
+// Opens a dataset by format name (see formats()). Throws simclr::Error
 // naming the path and the fix when it cannot.
 std::shared_ptr<Dataset> open_dataset(const std::string& name, const std::string& path, Split split,
                                       OpenOptions options = {});
 
 // The same from the data section of the config; `with_unlabeled` adds the
 // unlabeled split when data.unlabeled asks for it (pretraining only).
-std::shared_ptr<Dataset> open_dataset(const config::DataConfig& data, Split split, bool with_unlabeled = false);
-
-const std::vector<std::string>& dataset_names();
+std::shared_ptr<Dataset> open_dataset(const DataOptions& data, Split split, bool with_unlabeled = false);
 
 // Whether the format at `data.path` has a test split of its own. A flat
 // image folder or a single CSV list has not: its "test" split is the
 // training images, which evaluation must not pass off as a test score.
-bool has_test_split(const config::DataConfig& data);
+bool has_test_split(const DataOptions& data);
 
 // Refuses a test split whose labels do not mean what the training split's
 // do: a label beyond the training classes, or image folders whose class
 // folders differ (their numbering would shift). Names both splits.
-void check_split_labels(const Dataset& train, const Dataset& test, const config::DataConfig& data);
+void check_split_labels(const Dataset& train, const Dataset& test, const DataOptions& data);
 
 }  // namespace simclr::data

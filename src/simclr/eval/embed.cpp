@@ -8,7 +8,7 @@
 #include "simclr/eval/features.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/npy.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 namespace simclr::eval {
 
@@ -31,7 +31,7 @@ std::string csv_field(const std::string& s) {
 }
 }  // namespace
 
-EmbedResult embed(const config::Config& config, io::CheckpointReader* checkpoint, const std::string& split,
+EmbedResult embed(const config::Config& config, serialize::CheckpointReader* checkpoint, const std::string& split,
                   const std::string& npy_path) {
   SIMCLR_CHECK(split == "train" || split == "test", "--split must be train or test, not '{}'", split);
   SIMCLR_CHECK(!npy_path.empty(), "give --out FILE.npy");
@@ -45,7 +45,7 @@ EmbedResult embed(const config::Config& config, io::CheckpointReader* checkpoint
   // What leaves the program is fp32 unless asked: bf16 features differ from
   // what the exported module computes in PyTorch by up to ~0.07.
   if (config.eval.output_precision != "auto") {
-    model.precision = train::resolve_precision(config.eval.output_precision, model.device);
+    model.precision = resolve_precision(config.eval.output_precision, model.device);
   }
   spdlog::info("embedding {} images of {} at {} ({})", dataset->size(), dataset->describe(), config.eval.feature_layer,
                model.source);
@@ -62,7 +62,7 @@ EmbedResult embed(const config::Config& config, io::CheckpointReader* checkpoint
     index << i << "," << csv_field(dataset->source(static_cast<size_t>(i))) << "," << labels[i] << "\n";
   }
   r.meta_path = meta_path_for(npy_path);
-  r.precision = train::to_string(model.precision);
+  r.precision = simclr::to_string(model.precision);
   const nlohmann::json meta = {{"rows", r.rows},
                                {"dim", r.dim},
                                {"dtype", "float32"},

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "simclr/config/config.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::eval {
 
@@ -21,7 +21,7 @@ struct EmbedResult {
 
 // `split` is "train" or "test"; with data.unlabeled, "train" includes the
 // unlabeled images (label -1).
-EmbedResult embed(const config::Config& config, io::CheckpointReader* checkpoint, const std::string& split,
+EmbedResult embed(const config::Config& config, serialize::CheckpointReader* checkpoint, const std::string& split,
                   const std::string& npy_path);
 
 // FILE.npy -> FILE.index.csv

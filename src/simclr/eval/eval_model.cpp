@@ -5,7 +5,7 @@
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/interrupt.h"
-#include "simclr/models/weight_import.h"
+#include "simclr/serialize/weight_import.h"
 
 namespace simclr::eval {
 
@@ -23,7 +23,7 @@ std::string scored_split(const config::Config& config, const std::string& comman
   return "train";
 }
 
-EvalModel load_eval_model(const config::Config& config, io::CheckpointReader* checkpoint,
+EvalModel load_eval_model(const config::Config& config, serialize::CheckpointReader* checkpoint,
                           const data::Dataset& dataset) {
   interrupt_point("data");
   EvalModel out;
@@ -52,14 +52,14 @@ EvalModel load_eval_model(const config::Config& config, io::CheckpointReader* ch
     checkpoint->load_model(out.model);
     out.source = checkpoint->path();
   } else {
-    models::maybe_import_weights(config.model, out.model);
+    serialize::maybe_import_weights(config.model, out.model);
     out.source = config.model.init_weights.empty() ? "random init" : config.model.init_weights;
   }
-  out.device = train::resolve_device(config.train.device);
+  out.device = resolve_device(config.train.device);
   out.model->to(out.device);
-  out.channels_last = train::resolve_channels_last(config.train.channels_last, out.device);
+  out.channels_last = resolve_channels_last(config.train.channels_last, out.device);
   if (out.channels_last) models::to_channels_last(*out.model);
-  out.precision = train::resolve_precision(config.train.precision, out.device);
+  out.precision = resolve_precision(config.train.precision, out.device);
   interrupt_point("model");
   return out;
 }

@@ -7,16 +7,16 @@
 
 #include "simclr/config/config.h"
 #include "simclr/data/dataset.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 #include "simclr/models/simclr_model.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 namespace simclr::eval {
 
 struct EvalModel {
   models::SimclrModel model{nullptr};
   torch::Device device = torch::kCPU;
-  train::Precision precision = train::Precision::kFp32;
+  Precision precision = Precision::kFp32;
   int image_size = 32;  // the side the encoder was trained on
   int channels = 3;
   bool channels_last = false;  // train.channels_last where the CPU can honour it
@@ -31,7 +31,7 @@ struct EvalModel {
 // was fitted on reports a top-1 near 1.0 that means nothing.
 std::string scored_split(const config::Config& config, const std::string& command);
 
-EvalModel load_eval_model(const config::Config& config, io::CheckpointReader* checkpoint,
+EvalModel load_eval_model(const config::Config& config, serialize::CheckpointReader* checkpoint,
                           const data::Dataset& dataset);
 
 }  // namespace simclr::eval

@@ -4,7 +4,7 @@
 
 #include "simclr/core/rng.h"
 #include "simclr/core/interrupt.h"
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/io/atomic_file.h"
 
 namespace simclr::eval {
@@ -19,12 +19,12 @@ Features run_extraction(torch::nn::Module& module, const torch::Device& device,
   std::vector<torch::Tensor> xs, ys;
   {
     torch::InferenceMode inference;
-    auto batches = data::make_eval_batches(dataset, options.size, options.batch_size, options.workers, 4);
+    auto batches = pipeline::make_eval_batches(dataset, options.size, options.batch_size, options.workers, 4);
     while (auto batch = batches->next()) {
       interrupt_point("features");
       auto images = batch->images.to(device);
       if (options.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-      train::AutocastGuard autocast(options.precision, device);
+      AutocastGuard autocast(options.precision, device);
       xs.push_back(forward(images).to(torch::kCPU, torch::kFloat).contiguous());
       ys.push_back(batch->labels);
     }
@@ -50,7 +50,7 @@ Features extract_features(models::SimclrModel& model, std::shared_ptr<const data
   });
 }
 
-Features extract_features(models::ResNet& encoder, std::shared_ptr<const data::Dataset> dataset,
+Features extract_features(models::Encoder& encoder, std::shared_ptr<const data::Dataset> dataset,
                           const FeatureOptions& options) {
   const auto device = encoder->parameters().front().device();
   return run_extraction(*encoder, device, std::move(dataset), options,
@@ -75,7 +75,7 @@ Features split_features(EvalModel& model, std::shared_ptr<const data::Dataset> d
     const std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", fs::absolute(model.source).string(), stamp,
                                         fs::file_size(model.source), config.data.dataset,
                                         fs::absolute(config.data.path).string(), split_name, dataset->size(),
-                                        options.head_blocks, options.size, train::to_string(options.precision));
+                                        options.head_blocks, options.size, simclr::to_string(options.precision));
     cache_file = (fs::path(cache_dir) / fmt::format("{}-{}-{:016x}.pt", split_name, config.eval.feature_layer,
                                                     hash_text(key)))
                      .string();

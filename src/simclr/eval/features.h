@@ -9,7 +9,7 @@
 #include "simclr/data/dataset.h"
 #include "simclr/eval/eval_model.h"
 #include "simclr/models/simclr_model.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 namespace simclr::eval {
 
@@ -24,7 +24,7 @@ struct FeatureOptions {
   int64_t batch_size = 512;
   int workers = 1;
   bool channels_last = true;
-  train::Precision precision = train::Precision::kFp32;
+  Precision precision = Precision::kFp32;
 };
 
 // Restores the model's train/eval mode afterwards and never changes a
@@ -33,7 +33,7 @@ Features extract_features(models::SimclrModel& model, std::shared_ptr<const data
                           const FeatureOptions& options);
 
 // The encoder alone (h).
-Features extract_features(models::ResNet& encoder, std::shared_ptr<const data::Dataset> dataset,
+Features extract_features(models::Encoder& encoder, std::shared_ptr<const data::Dataset> dataset,
                           const FeatureOptions& options);
 
 // Features of one split as the evaluation commands want them: options from

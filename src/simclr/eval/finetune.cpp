@@ -6,7 +6,7 @@
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/data/subset.h"
 #include "simclr/eval/eval_model.h"
 #include "simclr/eval/linear_probe.h"
@@ -15,7 +15,7 @@
 
 namespace simclr::eval {
 
-FinetuneResult finetune(const config::Config& config, io::CheckpointReader* checkpoint) {
+FinetuneResult finetune(const config::Config& config, serialize::CheckpointReader* checkpoint) {
   using Clock = std::chrono::steady_clock;
   const auto& fc = config.finetune;
   const auto start = Clock::now();
@@ -61,7 +61,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   auto forward = [&](const torch::Tensor& images) {
     auto x = images.to(model.device);
     if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    train::AutocastGuard autocast(model.precision, model.device);
+    AutocastGuard autocast(model.precision, model.device);
     const auto h = model.model->encoder->forward(x);
     const auto f = blocks == 0 ? h : model.model->head->forward_to(h, blocks);
     return classifier->forward(f).to(torch::kFloat);
@@ -70,7 +70,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   model.model->train();
   classifier->train();
   for (int64_t epoch = 0; epoch < r.epochs; ++epoch) {
-    auto batches = data::make_augmented_batches(labeled, augment, fc.batch_size, seed, epoch,
+    auto batches = pipeline::make_augmented_batches(labeled, augment, fc.batch_size, seed, epoch,
                                                 threads.loader_workers, 4);
     int64_t correct = 0, seen = 0;
     double loss_sum = 0;
@@ -105,7 +105,7 @@ FinetuneResult finetune(const config::Config& config, io::CheckpointReader* chec
   std::vector<torch::Tensor> logits, labels;
   {
     torch::InferenceMode inference;
-    auto batches = data::make_eval_batches(test, model.image_size, config.eval.batch_size, threads.loader_workers, 4);
+    auto batches = pipeline::make_eval_batches(test, model.image_size, config.eval.batch_size, threads.loader_workers, 4);
     while (auto batch = batches->next()) {
       logits.push_back(forward(batch->images).cpu());
       labels.push_back(batch->labels);

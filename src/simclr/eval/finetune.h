@@ -10,7 +10,7 @@
 #include <string>
 
 #include "simclr/config/config.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::eval {
 
@@ -24,6 +24,6 @@ struct FinetuneResult {
   std::string test_split = "test";  // "train" under eval.test_on_train
 };
 
-FinetuneResult finetune(const config::Config& config, io::CheckpointReader* checkpoint);
+FinetuneResult finetune(const config::Config& config, serialize::CheckpointReader* checkpoint);
 
 }  // namespace simclr::eval

@@ -36,7 +36,7 @@ KnnResult knn_classify(const Features& bank, const Features& queries, int64_t nu
   return r;
 }
 
-KnnEvalResult knn_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
+KnnEvalResult knn_eval(const config::Config& config, serialize::CheckpointReader* checkpoint) {
   using Clock = std::chrono::steady_clock;
   const TrainTestFeatures features = train_test_features(config, checkpoint);
   const Features& bank = features.train;

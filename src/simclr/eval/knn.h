@@ -7,7 +7,7 @@
 
 #include "simclr/config/config.h"
 #include "simclr/eval/features.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::eval {
 
@@ -34,6 +34,6 @@ struct KnnEvalResult {
   double feature_seconds = 0, knn_seconds = 0;
   std::string test_split = "test";  // "train" under eval.test_on_train
 };
-KnnEvalResult knn_eval(const config::Config& config, io::CheckpointReader* checkpoint);
+KnnEvalResult knn_eval(const config::Config& config, serialize::CheckpointReader* checkpoint);
 
 }  // namespace simclr::eval

@@ -9,12 +9,12 @@
 
 namespace simclr::eval {
 
-std::string feature_cache_dir(const io::CheckpointReader* checkpoint) {
+std::string feature_cache_dir(const serialize::CheckpointReader* checkpoint) {
   if (!checkpoint) return "";
   return (std::filesystem::path(checkpoint->path()).parent_path() / "features").string();
 }
 
-TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint) {
+TrainTestFeatures train_test_features(const config::Config& config, serialize::CheckpointReader* checkpoint) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string test_split = scored_split(config, "evaluation");
   const ThreadPlan threads = configure_threads(static_cast<int>(config.train.threads), static_cast<int>(config.data.workers));
@@ -37,7 +37,7 @@ TrainTestFeatures train_test_features(const config::Config& config, io::Checkpoi
   return out;
 }
 
-LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint) {
+LinearEvalResult linear_eval(const config::Config& config, serialize::CheckpointReader* checkpoint) {
   using Clock = std::chrono::steady_clock;
   const TrainTestFeatures features = train_test_features(config, checkpoint);
   const Features& train_features = features.train;

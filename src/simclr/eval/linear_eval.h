@@ -6,7 +6,7 @@
 
 #include "simclr/config/config.h"
 #include "simclr/eval/linear_probe.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::eval {
 
@@ -22,10 +22,10 @@ struct LinearEvalResult {
 // `config` gives the model (normally the checkpoint's config), the data and
 // the eval.* options. Without a checkpoint the encoder is the random one
 // that pretraining starts from (initialised from train.seed): the baseline.
-LinearEvalResult linear_eval(const config::Config& config, io::CheckpointReader* checkpoint);
+LinearEvalResult linear_eval(const config::Config& config, serialize::CheckpointReader* checkpoint);
 
 // Where features of a checkpoint are cached: <run dir>/features ("" without one).
-std::string feature_cache_dir(const io::CheckpointReader* checkpoint);
+std::string feature_cache_dir(const serialize::CheckpointReader* checkpoint);
 
 // Frozen features of the train and test splits, as the protocols use them
 // (eval.feature_layer, cached next to the checkpoint).
@@ -35,6 +35,6 @@ struct TrainTestFeatures {
   double seconds = 0;
   std::string test_split = "test";  // see scored_split()
 };
-TrainTestFeatures train_test_features(const config::Config& config, io::CheckpointReader* checkpoint);
+TrainTestFeatures train_test_features(const config::Config& config, serialize::CheckpointReader* checkpoint);
 
 }  // namespace simclr::eval

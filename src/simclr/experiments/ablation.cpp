@@ -15,7 +15,7 @@
 #include "simclr/core/interrupt.h"
 #include "simclr/eval/linear_eval.h"
 #include "simclr/io/atomic_file.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::experiments {
 namespace fs = std::filesystem;
@@ -303,7 +303,7 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
       spdlog::info("ablation '{}': cell {} of {} ({}), seed {}", grid.name, c + 1, grid.cells.size(), cell.label,
                    grid.seeds[s]);
       const auto config = config_of(c, s);
-      const bool resume = fs::exists(fs::path(dir) / io::kCheckpointFile);
+      const bool resume = fs::exists(fs::path(dir) / serialize::kCheckpointFile);
       try {
         if (train::pretrain(config, dir, resume, stop).interrupted) {
           result.interrupted = true;
@@ -318,7 +318,7 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
         ++result.runs_diverged;
       }
       if (!done.is_object()) {
-        io::CheckpointReader reader(dir);
+        serialize::CheckpointReader reader(dir);
         done = nlohmann::json::object();
         for (const auto& layer : grid.eval_layers) {
           auto eval_config = reader.config();

@@ -7,8 +7,26 @@
 namespace simclr::loss {
 namespace {
 
-// Per-anchor losses of NT-Logistic and margin triplet, written with autograd.
-NtXentOutput pairwise_loss(const torch::Tensor& z1, const torch::Tensor& z2, const config::LossConfig& c) {
+// s: [2N, 2N] similarities, positive: [2N, 1], weights: [2N, 2N] 1 for the
+// negatives counted, count: their number per anchor -> [2N] losses.
+using PerAnchor = torch::Tensor (*)(const torch::Tensor& s, const torch::Tensor& positive, const torch::Tensor& weights,
+                                    const torch::Tensor& count, const LossOptions& c);
+
+torch::Tensor nt_logistic_per_anchor(const torch::Tensor& s, const torch::Tensor& positive, const torch::Tensor& weights,
+                                     const torch::Tensor& count, const LossOptions& c) {
+  const double inv_t = 1.0 / c.temperature;
+  const auto neg_terms = torch::log_sigmoid(-s * inv_t) * weights;
+  return -torch::log_sigmoid(positive.squeeze(1) * inv_t) - neg_terms.sum(1) / count;
+}
+
+torch::Tensor margin_per_anchor(const torch::Tensor& s, const torch::Tensor& positive, const torch::Tensor& weights,
+                                const torch::Tensor& count, const LossOptions& c) {
+  return (torch::relu(s - positive + c.margin) * weights).sum(1) / count;
+}
+
+// The losses over pairs (NT-Logistic, margin triplet), written with autograd.
+template <PerAnchor per_anchor_loss>
+NtXentOutput pairwise_loss(const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& c) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const int64_t n = z1.size(0), two_n = 2 * n;
   auto z = torch::cat({z1, z2}, 0);
@@ -26,16 +44,7 @@ NtXentOutput pairwise_loss(const torch::Tensor& z1, const torch::Tensor& z2, con
     negative = torch::where(has_any, farther, negative);
   }
   const auto weights = negative.to(s.scalar_type());
-  const auto count = weights.sum(1);
-  torch::Tensor per_anchor;
-  if (c.name == "nt_logistic") {
-    const double inv_t = 1.0 / c.temperature;
-    const auto neg_terms = torch::log_sigmoid(-s * inv_t) * weights;
-    per_anchor = -torch::log_sigmoid(positive.squeeze(1) * inv_t) - neg_terms.sum(1) / count;
-  } else {
-    const auto hinge = torch::relu(s - positive + c.margin) * weights;
-    per_anchor = hinge.sum(1) / count;
-  }
+  const torch::Tensor per_anchor = per_anchor_loss(s, positive, weights, weights.sum(1), c);
   NtXentOutput out;
   out.loss = per_anchor.mean();
   torch::NoGradGuard no_grad;
@@ -47,14 +56,25 @@ NtXentOutput pairwise_loss(const torch::Tensor& z1, const torch::Tensor& z2, con
 
 }  // namespace
 
-NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, const config::LossConfig& c) {
+NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& c) {
   SIMCLR_CHECK(z1.dim() == 2 && z1.sizes() == z2.sizes() && z1.size(0) >= 2,
                "contrastive loss expects two [N, d] tensors of equal shape with N >= 2, got {} and {}",
                c10::str(z1.sizes()), c10::str(z2.sizes()));
-  if (c.name == "nt_xent") return nt_xent(z1, z2, c.temperature, c.normalize);
-  SIMCLR_CHECK(c.name == "nt_logistic" || c.name == "margin",
-               "loss.name '{}' is not a loss; choose nt_xent, nt_logistic or margin", c.name);
-  return pairwise_loss(z1, z2, c);
+  return losses().at(c.name, "loss.name").compute(z1, z2, c);
+}
+
+const Registry<LossEntry>& losses() {
+  static const Registry<LossEntry> registry(
+      "loss", {
+                  {"nt_xent", "NT-Xent: softmax cross-entropy over temperature-scaled similarities (SimCLR)",
+                   [](const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& c) {
+                     return nt_xent(z1, z2, c.temperature, c.normalize);
+                   }},
+                  {"nt_logistic", "NT-Logistic: sigmoid of the scaled positive and negative similarities",
+                   pairwise_loss<nt_logistic_per_anchor>},
+                  {"margin", "margin triplet: max(s- - s+ + m, 0)", pairwise_loss<margin_per_anchor>},
+              });
+  return registry;
 }
 
 }  // namespace simclr::loss

@@ -18,13 +18,28 @@
 #pragma once
 #include <torch/torch.h>
 
-#include "simclr/config/config.h"
+#include <functional>
+#include <string>
+
+#include "simclr/core/registry.h"
+#include "simclr/loss/loss_options.h"
 #include "simclr/loss/nt_xent.h"
 
 namespace simclr::loss {
 
-// The loss `config` names (loss.name, temperature, normalize, margin,
-// semi_hard) between z1[i] and z2[i]; top1 as for NT-Xent.
-NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, const config::LossConfig& config);
+// The losses loss.name may name. A new loss: its function (in its own file
+// or here) and one line in the table in contrastive_loss.cpp.
+struct LossEntry {
+  std::string name;
+  std::string help;
+  // The loss between z1[i] and z2[i] (the positives) with every other row of
+  // both as negatives; top1 as for NT-Xent.
+  std::function<NtXentOutput(const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& options)> compute;
+};
+const Registry<LossEntry>& losses();
+
+// The loss `options` names (loss.name, temperature, normalize, margin,
+// semi_hard) between z1[i] and z2[i].
+NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& options);
 
 }  // namespace simclr::loss

@@ -101,7 +101,8 @@ int64_t BottleneckImpl::forward_flops(int64_t& side) const {
   return main_path + shortcut;
 }
 
-ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
+ResNetImpl::ResNetImpl(const ResNetOptions& options)
+    : EncoderImpl({options.in_channels(), options.image_size()}), options_(options) {
   const auto blocks = blocks_of(options.arch());
   const int64_t w = options.width();
   SIMCLR_CHECK(w >= 1, "model width must be at least 1, got {}", w);
@@ -151,6 +152,15 @@ int64_t ResNetImpl::forward_flops(int64_t side) const {
     }
   }
   return flops;
+}
+
+nlohmann::json ResNetImpl::describe() const {
+  return {{"arch", options_.arch()}, {"width", options_.width()}, {"stem", options_.cifar_stem() ? "cifar" : "imagenet"}};
+}
+
+std::string ResNetImpl::summary() const {
+  return fmt::format("{} width {}, {} stem", options_.arch(), options_.width(),
+                     options_.cifar_stem() ? "cifar" : "imagenet");
 }
 
 }  // namespace simclr::models

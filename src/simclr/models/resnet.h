@@ -11,6 +11,7 @@
 #include <string>
 
 #include "simclr/models/batch_norm.h"
+#include "simclr/models/encoder.h"
 
 namespace simclr::models {
 
@@ -20,6 +21,7 @@ struct ResNetOptions {
   TORCH_ARG(int64_t, width) = 64;     // first-stage channels
   TORCH_ARG(int64_t, in_channels) = 3;
   TORCH_ARG(bool, cifar_stem) = false;
+  TORCH_ARG(int64_t, image_size) = 224;  // the training side (any other works too)
 };
 
 class BasicBlockImpl : public torch::nn::Module {
@@ -52,16 +54,19 @@ class BottleneckImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Bottleneck);
 
-class ResNetImpl : public torch::nn::Module {
+class ResNetImpl : public EncoderImpl {
  public:
   explicit ResNetImpl(const ResNetOptions& options);
   // x: [N, in_channels, H, W] -> h: [N, feature_dim()]
-  torch::Tensor forward(torch::Tensor x);
-  int64_t feature_dim() const { return feature_dim_; }
-  // FLOPs (2 x multiply-adds) of the convolutions in one forward pass of one
-  // side x side image: the work the GEMM-bound part of a step does. Batch
-  // norm, ReLU and pooling are memory-bound and not counted.
-  int64_t forward_flops(int64_t side) const;
+  torch::Tensor forward(torch::Tensor x) override;
+  int64_t feature_dim() const override { return feature_dim_; }
+  // Convolutions only: batch norm, ReLU and pooling are memory-bound.
+  int64_t forward_flops(int64_t side) const override;
+  nlohmann::json describe() const override;
+  std::string summary() const override;
+  std::string shape_options() const override { return "--arch, --width and --model.stem"; }
+  std::vector<std::string> stages() const override { return {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4"}; }
+  std::vector<std::string> classifier_prefixes() const override { return {"fc."}; }
   const ResNetOptions& options() const { return options_; }
 
  private:

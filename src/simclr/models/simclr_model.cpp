@@ -2,8 +2,8 @@
 
 namespace simclr::models {
 
-SimclrModelImpl::SimclrModelImpl(const ResNetOptions& encoder_options, const ProjectionHeadOptions& head_options) {
-  encoder = register_module("encoder", ResNet(encoder_options));
+SimclrModelImpl::SimclrModelImpl(Encoder encoder_module, const ProjectionHeadOptions& head_options) {
+  encoder = register_module("encoder", std::move(encoder_module));
   auto head_opts = head_options;
   head_opts.in_dim(encoder->feature_dim());
   head = register_module("head", ProjectionHead(head_opts));
@@ -15,11 +15,9 @@ Views SimclrModelImpl::forward(const torch::Tensor& x) {
   return {h, z};
 }
 
-SimclrModel build_model(const config::ModelConfig& c, int64_t channels, int64_t image_side) {
-  const bool cifar_stem = c.stem == "cifar" || (c.stem == "auto" && image_side <= 64);
-  auto encoder = ResNetOptions(c.arch).width(c.width).in_channels(channels).cifar_stem(cifar_stem);
+SimclrModel build_model(const ModelOptions& c, int64_t channels, int64_t image_side) {
   auto head = ProjectionHeadOptions(0).hidden_dim(c.head_hidden).out_dim(c.head_dim).layers(c.head_layers);
-  return SimclrModel(encoder, head);
+  return SimclrModel(make_encoder(c, {channels, image_side}), head);
 }
 
 void to_channels_last(torch::nn::Module& module) {

@@ -1,11 +1,11 @@
-// The SimCLR network: encoder f (ResNet) and projection head g.
+// The SimCLR network: encoder f (any models::Encoder) and projection head g.
 // forward(x) returns h = f(x) and z = g(h); after pretraining only f is kept.
 #pragma once
 #include <torch/torch.h>
 
-#include "simclr/config/config.h"
+#include "simclr/models/encoder.h"
+#include "simclr/models/model_options.h"
 #include "simclr/models/projection_head.h"
-#include "simclr/models/resnet.h"
 
 namespace simclr::models {
 
@@ -15,17 +15,18 @@ struct Views {
 
 class SimclrModelImpl : public torch::nn::Module {
  public:
-  SimclrModelImpl(const ResNetOptions& encoder_options, const ProjectionHeadOptions& head_options);
+  SimclrModelImpl(Encoder encoder, const ProjectionHeadOptions& head_options);
   Views forward(const torch::Tensor& x);
 
-  ResNet encoder{nullptr};
+  Encoder encoder{nullptr};
   ProjectionHead head{nullptr};
 };
 TORCH_MODULE(SimclrModel);
 
-// Builds the model that `config` describes for images with `channels`
-// channels and side `image_side` (which picks the stem when model.stem=auto).
-SimclrModel build_model(const config::ModelConfig& config, int64_t channels, int64_t image_side);
+// Builds the model that `options` describes for images with `channels`
+// channels and side `image_side` (which picks the ResNet stem when
+// model.stem=auto and the ViT's positions).
+SimclrModel build_model(const ModelOptions& options, int64_t channels, int64_t image_side);
 
 // Converts convolution weights to channels-last, in place (faster oneDNN
 // kernels on CPU). Parameters keep their identity, so optimizers stay valid.

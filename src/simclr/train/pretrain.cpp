@@ -15,15 +15,15 @@
 #include "simclr/core/threads.h"
 #include "simclr/data/subset.h"
 #include "simclr/eval/knn.h"
-#include "simclr/models/weight_import.h"
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/serialize/weight_import.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/distributed/gradient_sync.h"
 #include "simclr/models/batch_norm.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/run_lock.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/optim/schedule.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 #include "simclr/train/step.h"
 
 namespace simclr::train {
@@ -69,7 +69,7 @@ config::Config agree_on_config(const config::Config& config, distributed::Commun
 
 // Rank 0's weights, batch-norm statistics, optimizer state and run position
 // on every rank.
-void broadcast_start(models::SimclrModel& model, optim::Lars& optimizer, io::TrainState& state,
+void broadcast_start(models::SimclrModel& model, optim::Lars& optimizer, serialize::TrainState& state,
                      distributed::Communicator& comm) {
   std::vector<torch::Tensor> tensors = model->parameters();
   for (const auto& b : model->buffers()) tensors.push_back(b);
@@ -145,9 +145,9 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   if (comm && comm->world_size() == 1) comm.reset();
   const bool main_rank = !comm || comm->is_main();
   const int world = comm ? comm->world_size() : 1;
-  const std::string checkpoint_path = (fs::path(run_dir) / io::kCheckpointFile).string();
-  const std::string previous_path = (fs::path(run_dir) / io::kPreviousCheckpointFile).string();
-  std::unique_ptr<io::CheckpointReader> reader;
+  const std::string checkpoint_path = (fs::path(run_dir) / serialize::kCheckpointFile).string();
+  const std::string previous_path = (fs::path(run_dir) / serialize::kPreviousCheckpointFile).string();
+  std::unique_ptr<serialize::CheckpointReader> reader;
   std::unique_ptr<io::RunLock> lock;
   std::vector<config::Change> changes;
   if (!main_rank) {
@@ -170,7 +170,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
                          "keeps one from its second checkpoint on)"
                        : "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
                    run_dir);
-      reader = std::make_unique<io::CheckpointReader>(from);
+      reader = std::make_unique<serialize::CheckpointReader>(from);
       config::Config requested = config;
       if (options.apply_overrides) {
         requested = reader->config();
@@ -210,7 +210,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
   interrupt_point("data");
   const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
-  const io::InputContract input{dataset->channels(), augment_options.size};
+  const serialize::InputContract input{dataset->channels(), augment_options.size};
   auto model = [&] {
     // Ranks that run as threads of one process (the tests) share LibTorch's
     // global generator: seeding and drawing the initial weights must not interleave.
@@ -220,7 +220,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
     return models::build_model(config.model, dataset->channels(), augment_options.size);
   }();
   if (reader) reader->load_model(model);
-  else models::maybe_import_weights(config.model, model);
+  else serialize::maybe_import_weights(config.model, model);
   model->to(device);
   const bool channels_last = resolve_channels_last(tc.channels_last, device);
   if (channels_last) models::to_channels_last(*model);
@@ -237,7 +237,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   // fp16 (CUDA only) needs loss scaling; for bf16 and fp32 this is the identity.
   LossScaler scaler(precision == Precision::kFp16);
   const auto parameters = model->parameters();
-  io::TrainState state;
+  serialize::TrainState state;
   if (reader) {
     reader->load_optimizer(optimizer);
     state = reader->state();
@@ -251,7 +251,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   const Parallel parallel{comm.get(), dc.global_negatives, gradient_averager.get()};
   interrupt_point("model");
 
-  data::ContrastiveLoader loader(
+  pipeline::ContrastiveLoader loader(
       dataset, augment::SimclrAugment(augment_options),
       {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true,
        comm ? comm->rank() : 0, world, /*pin_memory=*/device.is_cuda()});
@@ -322,8 +322,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   spdlog::info("augment: {}", augment_options.describe());
   int64_t n_params = 0;
   for (const auto& p : model->parameters()) n_params += p.numel();
-  spdlog::info("model: {} width {} ({} stem), h dim {}, {:.2f}M parameters | {} {} | {} | {}", config.model.arch,
-               config.model.width, model->encoder->options().cifar_stem() ? "cifar" : "imagenet",
+  spdlog::info("model: {}, h dim {}, {:.2f}M parameters | {} {} | {} | {}", model->encoder->summary(),
                model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
                describe_compute());
   for (const auto& w : compute_warnings(comm ? comm->local_world_size() : 1)) spdlog::warn("{}", w);
@@ -384,7 +383,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
   bool keep_previous = !options.resume_previous;
   auto save = [&] {
     if (!main_rank) return;
-    io::save_checkpoint(checkpoint_path, config, model, optimizer, state, input, keep_previous);
+    serialize::save_checkpoint(checkpoint_path, config, model, optimizer, state, input, keep_previous);
     keep_previous = true;
     saved_step = state.step;
   };
@@ -453,7 +452,7 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, const
     if (comm) {
       // Every rank must agree on when the run ends: the mean step time feeds
       // wall-clock budgets, and a stop request on any rank stops them all.
-      io::TrainState next = state;
+      serialize::TrainState next = state;
       next.elapsed_seconds += dt;
       const auto sums = comm->sum({dt, (stop && stop(next)) || interrupted() ? 1.0 : 0.0});
       dt = sums[0] / world;

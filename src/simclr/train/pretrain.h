@@ -12,12 +12,12 @@
 #include "simclr/config/config.h"
 #include "simclr/core/error.h"
 #include "simclr/distributed/communicator.h"
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::train {
 
 struct PretrainResult {
-  io::TrainState state;
+  serialize::TrainState state;
   double last_loss = 0;
   double mean_pairs_per_s = 0;  // over this invocation's steps
   double data_wait_fraction = 0;  // share of step time spent waiting for the loader
@@ -42,7 +42,7 @@ class DivergedError : public Error {
 
 // Asked after every step; returning true saves a checkpoint and stops the
 // run early (the CLI's signal handler, or a test stopping at a given step).
-using StopRequest = std::function<bool(const io::TrainState&)>;
+using StopRequest = std::function<bool(const serialize::TrainState&)>;
 
 // How `pretrain` starts. A resume compares the config it is given (or, with
 // `apply_overrides`, the checkpoint's config with the overrides applied) to

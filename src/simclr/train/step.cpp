@@ -18,7 +18,7 @@ loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor&
   return loss::nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), temperature);
 }
 
-loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const config::LossConfig& loss,
+loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const loss::LossOptions& loss,
                                 Precision precision, const torch::Device& device, const Parallel& parallel) {
   if (loss.name == "nt_xent" && loss.normalize) return forward_loss(model, views, loss.temperature, precision, device, parallel);
   SIMCLR_CHECK(!parallel.comm, "loss.name {} (normalize {}) runs in one process only; data-parallel runs use NT-Xent "

@@ -9,10 +9,11 @@
 
 #include "simclr/distributed/communicator.h"
 #include "simclr/distributed/gradient_sync.h"
+#include "simclr/loss/loss_options.h"
 #include "simclr/loss/nt_xent.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 namespace simclr::train {
 
@@ -33,7 +34,7 @@ loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor&
 
 // The same with any of the losses of loss/contrastive_loss.h (the
 // ablations); data-parallel runs support NT-Xent only.
-loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const config::LossConfig& loss,
+loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const loss::LossOptions& loss,
                                 Precision precision, const torch::Device& device, const Parallel& parallel = {});
 
 // Backward of `loss` and the optimizer step, through the loss scaler (the

@@ -17,7 +17,7 @@
 #include "simclr/core/threads.h"
 #include "simclr/data/dataset.h"
 #include "simclr/loss/nt_xent.h"
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 #include "simclr/train/pretrain.h"
 
 namespace simclr::train {

@@ -3,10 +3,11 @@
 // `torch::jit::load` in C++, without simclr:
 //   forward(x) -> h   x: float NCHW in [0, 1], no mean/std normalisation
 //   project(h) -> z   only when the head is included
-// The module is generated from the trained network: its parameters and
-// buffers keep torchvision's names (conv1.weight, layer1.0.bn1.running_mean,
-// ...; head.mlp.0.weight), and forward is TorchScript source written for the
-// exact architecture, in eval mode (BN uses its running statistics).
+// The module is the trained network traced in eval mode (BN uses its running
+// statistics), whatever the encoder: its parameters and buffers keep
+// torchvision's names (conv1.weight, layer1.0.bn1.running_mean, ...;
+// head.mlp.0.weight), and forward and project are the C++ forward passes as
+// TorchScript graphs.
 // The expected input is stored with it, as the extra file "simclr.json" and as
 // attributes (input_size, input_channels, feature_dim, preprocessing), and is
 // printed by `simclr info FILE`.
@@ -16,7 +17,7 @@
 
 #include "simclr/models/simclr_model.h"
 
-namespace simclr::io {
+namespace simclr::serialize {
 
 struct ExportInfo {
   int64_t input_size = 32;
@@ -32,8 +33,4 @@ nlohmann::json export_torchscript(models::SimclrModel& model, const ExportInfo& 
 // The metadata of an exported module (throws simclr::Error naming the file).
 nlohmann::json read_export_info(const std::string& path);
 
-// The TorchScript source of forward (and project) for this network; exposed
-// for tests.
-std::string torchscript_source(models::SimclrModel& model, bool with_head);
-
-}  // namespace simclr::io
+}  // namespace simclr::serialize

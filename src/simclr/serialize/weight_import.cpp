@@ -1,4 +1,6 @@
-#include "simclr/models/weight_import.h"
+#include "simclr/serialize/weight_import.h"
+
+#include <algorithm>
 
 #include <torch/script.h>
 
@@ -10,7 +12,7 @@
 #include "simclr/io/state_dict_reader.h"
 #include "simclr/io/zip_check.h"
 
-namespace simclr::models {
+namespace simclr::serialize {
 namespace {
 
 // Both formats are zip archives. Which one a file is comes from its records,
@@ -59,14 +61,16 @@ std::string strip_prefixes(std::string name) {
 
 }  // namespace
 
-ImportReport import_encoder_weights(ResNet& encoder, const std::string& path) {
+ImportReport import_encoder_weights(models::EncoderImpl& encoder, const std::string& path) {
   SIMCLR_CHECK(std::filesystem::is_regular_file(path), "weights file '{}' does not exist (model.init_weights)", path);
   ImportReport report;
   const auto loaded = read_state_dict(path, &report.format);
   std::map<std::string, torch::Tensor> weights;
   for (const auto& [name, tensor] : loaded) {
     const std::string key = strip_prefixes(name);
-    if (key.rfind("fc.", 0) == 0 || key.rfind("head.", 0) == 0 || key.rfind("projector.", 0) == 0) {
+    std::vector<std::string> skipped = encoder.classifier_prefixes();
+    skipped.insert(skipped.end(), {"head.", "projector."});
+    if (std::any_of(skipped.begin(), skipped.end(), [&](const std::string& p) { return key.rfind(p, 0) == 0; })) {
       ++report.ignored;
       continue;
     }
@@ -74,8 +78,8 @@ ImportReport import_encoder_weights(ResNet& encoder, const std::string& path) {
   }
   std::vector<std::string> missing, mismatched;
   torch::NoGradGuard no_grad;
-  auto targets = encoder->named_parameters(true);
-  for (const auto& b : encoder->named_buffers(true)) targets.insert(b.key(), b.value());
+  auto targets = encoder.named_parameters(true);
+  for (const auto& b : encoder.named_buffers(true)) targets.insert(b.key(), b.value());
   for (auto& target : targets) {
     const auto it = weights.find(target.key());
     if (it == weights.end()) {
@@ -98,19 +102,18 @@ ImportReport import_encoder_weights(ResNet& encoder, const std::string& path) {
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : weights) unexpected.push_back(name);
   SIMCLR_CHECK(missing.empty() && mismatched.empty() && unexpected.empty(),
-               "weights '{}' ({}) do not fit this encoder ({} width {}, {} stem): missing [{}], shape mismatch [{}], "
-               "unexpected [{}]; set --arch, --width and --model.stem to the saved network's",
-               path, report.format, encoder->options().arch(), encoder->options().width(),
-               encoder->options().cifar_stem() ? "cifar" : "imagenet", list(missing), list(mismatched),
-               list(unexpected));
+               "weights '{}' ({}) do not fit this encoder ({}): missing [{}], shape mismatch [{}], unexpected [{}]; "
+               "set {} to the saved network's",
+               path, report.format, encoder.summary(), list(missing), list(mismatched), list(unexpected),
+               encoder.shape_options());
   return report;
 }
 
-void maybe_import_weights(const config::ModelConfig& config, SimclrModel& model) {
+void maybe_import_weights(const models::ModelOptions& config, models::SimclrModel& model) {
   if (config.init_weights.empty()) return;
   const auto r = import_encoder_weights(model->encoder, config.init_weights);
   spdlog::info("encoder initialised from '{}' ({}): {} tensors set, {} classifier/head tensors ignored",
                config.init_weights, r.format, r.tensors, r.ignored);
 }
 
-}  // namespace simclr::models
+}  // namespace simclr::serialize

@@ -21,7 +21,7 @@
 #include "simclr/data/dataset.h"
 #include "simclr/data/parallel_batches.h"
 
-namespace simclr::data {
+namespace simclr::pipeline {
 
 // The generator that augments sample `index` in epoch `epoch`: both views
 // of a sample draw from it, in order (view 1, then view 2).
@@ -53,7 +53,7 @@ struct LoaderOptions {
 
 class ContrastiveLoader {
  public:
-  ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment, LoaderOptions options);
+  ContrastiveLoader(std::shared_ptr<const data::Dataset> dataset, augment::SimclrAugment augment, LoaderOptions options);
 
   int64_t batches_per_epoch() const;
   // Images in this rank's part of a full batch (batch_size / world_size).
@@ -69,10 +69,10 @@ class ContrastiveLoader {
  private:
   ViewBatch make_batch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch) const;
 
-  std::shared_ptr<const Dataset> dataset_;
+  std::shared_ptr<const data::Dataset> dataset_;
   augment::SimclrAugment augment_;
   LoaderOptions options_;
-  std::unique_ptr<ParallelBatches<ViewBatch>> batches_;
+  std::unique_ptr<data::ParallelBatches<ViewBatch>> batches_;
 };
 
 // Fixed, unaugmented batches in dataset order for feature extraction.
@@ -84,12 +84,12 @@ struct EvalBatch {
 // Labeled batches of one augmented view per image (supervised fine-tuning):
 // epoch `epoch` is a permutation drawn from (seed, epoch), the short tail is
 // kept, and sample i is augmented from sample_rng(seed, epoch, i).
-std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
+std::unique_ptr<data::ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const data::Dataset> dataset,
                                                                    augment::SimclrAugment augment, int64_t batch_size,
                                                                    uint64_t seed, int64_t epoch, int workers,
                                                                    int prefetch);
 
-std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
+std::unique_ptr<data::ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const data::Dataset> dataset, int size,
                                                              int64_t batch_size, int workers, int prefetch);
 
-}  // namespace simclr::data
+}  // namespace simclr::pipeline

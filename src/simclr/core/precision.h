@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace simclr::train {
+namespace simclr {
 
 enum class Precision { kFp32, kBf16, kFp16 };
 
@@ -68,4 +68,4 @@ class LossScaler {
   int64_t growth_interval_, good_steps_ = 0;
 };
 
-}  // namespace simclr::train
+}  // namespace simclr

@@ -6,7 +6,7 @@
 
 #include "simclr/config/config.h"
 
-namespace simclr::augment {
+namespace simclr::pipeline {
 
 struct PreviewResult {
   int rows = 0, cols = 0;  // grid size in tiles
@@ -15,4 +15,4 @@ struct PreviewResult {
 
 PreviewResult write_augment_preview(const config::Config& config, const std::string& png_path, int images, int views);
 
-}  // namespace simclr::augment
+}  // namespace simclr::pipeline

@@ -1,4 +1,4 @@
-#include "simclr/train/precision.h"
+#include "simclr/core/precision.h"
 
 #include <ATen/autocast_mode.h>
 
@@ -11,7 +11,7 @@
 #include "simclr/core/threads.h"
 #include "simclr/core/torch_compat.h"
 
-namespace simclr::train {
+namespace simclr {
 
 bool cpu_has_bf16() {
   static const bool has = [] {
@@ -117,4 +117,4 @@ bool LossScaler::unscale_and_update(const std::vector<torch::Tensor>& params) {
   return finite;
 }
 
-}  // namespace simclr::train
+}  // namespace simclr

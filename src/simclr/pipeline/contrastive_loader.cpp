@@ -1,11 +1,11 @@
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 
 #include <numeric>
 
 #include "simclr/core/error.h"
 #include "simclr/core/rng.h"
 
-namespace simclr::data {
+namespace simclr::pipeline {
 namespace {
 // Distinct stream tags so the shuffle and the augmentations never share draws.
 constexpr uint64_t kShuffleStream = 0x5348554646ull;
@@ -16,7 +16,7 @@ Rng sample_rng(uint64_t seed, int64_t epoch, int64_t index) {
   return Rng(derive_seed(seed, kAugmentStream, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
 }
 
-ContrastiveLoader::ContrastiveLoader(std::shared_ptr<const Dataset> dataset, augment::SimclrAugment augment,
+ContrastiveLoader::ContrastiveLoader(std::shared_ptr<const data::Dataset> dataset, augment::SimclrAugment augment,
                                      LoaderOptions options)
     : dataset_(std::move(dataset)), augment_(std::move(augment)), options_(options) {
   SIMCLR_CHECK(options_.batch_size >= 2, "batch size {} is too small: a contrastive batch needs at least 2 images",
@@ -56,7 +56,7 @@ void ContrastiveLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   const int64_t count = batches_per_epoch() - first_batch;
   SIMCLR_CHECK(count >= 0, "cannot start epoch {} at batch {}: it has only {} batches", epoch, first_batch,
                batches_per_epoch());
-  batches_ = std::make_unique<ParallelBatches<ViewBatch>>(
+  batches_ = std::make_unique<data::ParallelBatches<ViewBatch>>(
       count, options_.workers, options_.prefetch,
       [this, epoch, order, first_batch](int64_t b) { return make_batch(epoch, *order, first_batch + b); });
 }
@@ -81,7 +81,7 @@ ViewBatch ContrastiveLoader::make_batch(int64_t epoch, const std::vector<int64_t
   out.batch = batch;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t index = order[begin + i];
-    const Sample sample = dataset_->get(static_cast<size_t>(index));
+    const data::Sample sample = dataset_->get(static_cast<size_t>(index));
     Rng rng = sample_rng(options_.seed, epoch, index);
     augment::copy_to_tensor(augment_(sample.image, rng), out.view1[i]);
     augment::copy_to_tensor(augment_(sample.image, rng, 1), out.view2[i]);
@@ -97,20 +97,20 @@ namespace {
 // positions [b*B, (b+1)*B) of `order`, each turned into a size x size float
 // image by `transform(image, dataset index)`.
 using Transform = std::function<cv::Mat(const cv::Mat&, int64_t)>;
-std::unique_ptr<ParallelBatches<EvalBatch>> labeled_batches(std::shared_ptr<const Dataset> dataset,
+std::unique_ptr<data::ParallelBatches<EvalBatch>> labeled_batches(std::shared_ptr<const data::Dataset> dataset,
                                                             std::shared_ptr<const std::vector<int64_t>> order, int size,
                                                             int64_t batch_size, int workers, int prefetch,
                                                             Transform transform) {
   const int64_t n = static_cast<int64_t>(order->size());
   const int64_t count = (n + batch_size - 1) / batch_size;
-  return std::make_unique<ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
+  return std::make_unique<data::ParallelBatches<EvalBatch>>(count, workers, prefetch, [=](int64_t b) {
     const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
     EvalBatch out;
     out.images = torch::empty({end - begin, dataset->channels(), size, size});
     out.labels = torch::empty({end - begin}, torch::kLong);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t index = (*order)[static_cast<size_t>(i)];
-      const Sample sample = dataset->get(static_cast<size_t>(index));
+      const data::Sample sample = dataset->get(static_cast<size_t>(index));
       augment::copy_to_tensor(transform(sample.image, index), out.images[i - begin]);
       out.labels.data_ptr<int64_t>()[i - begin] = sample.label;
     }
@@ -120,7 +120,7 @@ std::unique_ptr<ParallelBatches<EvalBatch>> labeled_batches(std::shared_ptr<cons
 
 }  // namespace
 
-std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const Dataset> dataset,
+std::unique_ptr<data::ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_ptr<const data::Dataset> dataset,
                                                                    augment::SimclrAugment augment, int64_t batch_size,
                                                                    uint64_t seed, int64_t epoch, int workers,
                                                                    int prefetch) {
@@ -133,7 +133,7 @@ std::unique_ptr<ParallelBatches<EvalBatch>> make_augmented_batches(std::shared_p
                          });
 }
 
-std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const Dataset> dataset, int size,
+std::unique_ptr<data::ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<const data::Dataset> dataset, int size,
                                                              int64_t batch_size, int workers, int prefetch) {
   auto order = std::make_shared<std::vector<int64_t>>(dataset->size());
   std::iota(order->begin(), order->end(), 0);
@@ -141,4 +141,4 @@ std::unique_ptr<ParallelBatches<EvalBatch>> make_eval_batches(std::shared_ptr<co
                          [size](const cv::Mat& image, int64_t) { return augment::eval_transform(image, size); });
 }
 
-}  // namespace simclr::data
+}  // namespace simclr::pipeline

@@ -1,4 +1,4 @@
-#include "simclr/io/checkpoint.h"
+#include "simclr/serialize/checkpoint.h"
 
 #include <filesystem>
 
@@ -6,7 +6,7 @@
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/zip_check.h"
 
-namespace simclr::io {
+namespace simclr::serialize {
 namespace {
 constexpr int64_t kFormatVersion = 1;
 }
@@ -42,7 +42,7 @@ CheckpointReader::CheckpointReader(const std::string& path_or_run_dir) : path_(p
   if (fs::is_directory(path_)) path_ = (fs::path(path_) / kCheckpointFile).string();
   SIMCLR_CHECK(fs::is_regular_file(path_),
                "no checkpoint at '{}'; pass a run directory written by 'simclr pretrain' or its checkpoint.pt", path_);
-  verify_zip(path_, "checkpoint");  // LibTorch checks no CRC: a damaged file would load as wrong weights
+  io::verify_zip(path_, "checkpoint");  // LibTorch checks no CRC: a damaged file would load as wrong weights
   try {
     archive_.load_from(path_, torch::kCPU);  // the caller moves the model to its device
     c10::IValue version, yaml, step, epoch, batch, elapsed;
@@ -86,4 +86,4 @@ void CheckpointReader::load_optimizer(optim::Lars& optimizer) {
   }
 }
 
-}  // namespace simclr::io
+}  // namespace simclr::serialize

@@ -12,7 +12,7 @@
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
 
-namespace simclr::io {
+namespace simclr::serialize {
 
 // Where a run is: the next step to run and the next batch of the current
 // epoch. The data order and augmentations derive from (seed, epoch, index),
@@ -62,4 +62,4 @@ class CheckpointReader {
   InputContract input_;
 };
 
-}  // namespace simclr::io
+}  // namespace simclr::serialize

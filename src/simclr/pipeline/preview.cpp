@@ -1,4 +1,4 @@
-#include "simclr/augment/preview.h"
+#include "simclr/pipeline/preview.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -7,18 +7,18 @@
 
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
-#include "simclr/data/contrastive_loader.h"
+#include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/data/dataset.h"
 #include "simclr/io/atomic_file.h"
 
-namespace simclr::augment {
+namespace simclr::pipeline {
 
 PreviewResult write_augment_preview(const config::Config& config, const std::string& png_path, int images, int views) {
   SIMCLR_CHECK(images >= 1 && views >= 1, "augment-preview needs at least 1 image and 1 view, got {} and {}", images,
                views);
   auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
-  const auto options = AugmentOptions::from_config(config.augment, dataset->image_side());
-  const SimclrAugment augment(options);
+  const auto options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
+  const augment::SimclrAugment augment(options);
   const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(images), dataset->size()));
   // Small images are enlarged (nearest neighbour) so each pixel stays visible.
   const int tile = options.size * std::max(1, 64 / options.size);
@@ -38,8 +38,8 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
     // Images spread evenly over the dataset, so sorted folders show several classes.
     const size_t index = static_cast<size_t>(i) * dataset->size() / static_cast<size_t>(n);
     const auto sample = dataset->get(index);
-    place(eval_transform(sample.image, options.size), i, 0);
-    Rng rng = data::sample_rng(static_cast<uint64_t>(config.train.seed), 0, static_cast<int64_t>(index));
+    place(augment::eval_transform(sample.image, options.size), i, 0);
+    Rng rng = pipeline::sample_rng(static_cast<uint64_t>(config.train.seed), 0, static_cast<int64_t>(index));
     // Columns alternate first and second views, as the loader draws them.
     for (int v = 0; v < views; ++v) place(augment(sample.image, rng, v % 2), i, v + 1);
   }
@@ -49,4 +49,4 @@ PreviewResult write_augment_preview(const config::Config& config, const std::str
   return r;
 }
 
-}  // namespace simclr::augment
+}  // namespace simclr::pipeline
