@@ -4,8 +4,8 @@
 // most the loader can feed a model. bench/loader_vs_torchvision.py runs it
 // side by side with torchvision's DataLoader on the same data and transforms.
 //
-//   build/bench/simclr_loader_bench --data.dataset imagefolder --data.path /tmp/cifar10 \
-//       --data.workers 2 --seconds 20
+//   build/bench/simclr_loader_bench --data.dataset imagefolder --data.path /tmp/cifar10
+//       --data.workers 2 --seconds 20   (one command line)
 // Any config key can be given as --section.key VALUE; prints one JSON line.
 #include <chrono>
 #include <iostream>

@@ -398,7 +398,7 @@ void expect_same_run(const Trace& t, const Trace& single, double tolerance) {
 // batch-size-dependent algorithms whose rounding alone reaches 1e-5 on this
 // tiny model (NCHW: 3.5e-6 for the gradients, 1e-6 for the weights).
 TEST(DataParallel, TwoAndThreeRanksTrainExactlyLikeOneProcess) {
-  for (const auto [dtype, tolerance] : {std::pair{torch::kDouble, 1e-10}, std::pair{torch::kFloat, 1e-5}}) {
+  for (const auto& [dtype, tolerance] : {std::pair{torch::kDouble, 1e-10}, std::pair{torch::kFloat, 1e-5}}) {
     const auto single = train_steps(tiny_model(dtype), nullptr, true, 25);
     for (int world : {2, 3}) {
       // A small bucket size splits the gradients into many buckets.

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "simclr/models/resnet.h"
+#include "simclr/models/vision_transformer.h"
 #include "simclr/data/idx_dataset.h"
 #include "simclr/eval/embed.h"
 #include "simclr/eval/finetune.h"
@@ -145,6 +146,60 @@ TEST(Interop, TorchvisionWeightsGiveTorchvisionsOutputs) {
   std::ofstream(dir / "junk.pt") << "junk";
   EXPECT_NE(testing::error_of([&] { serialize::import_encoder_weights(narrow, dir / "junk.pt"); }).find("junk.pt"),
             std::string::npos);
+}
+
+TEST(Interop, TorchvisionVitWeightsGiveTorchvisionsOutputs) {
+  TempDir dir;
+  python("torchvision-vit " + dir.str());
+  const auto x = io::read_npy(dir / "vit_input.npy"), expected = io::read_npy(dir / "vit_h.npy");
+  auto vit = models::VisionTransformer(
+      models::VisionTransformerOptions(32, 4).layers(2).heads(3).hidden_dim(48).mlp_dim(96));
+  const auto report = serialize::import_encoder_weights(vit, dir / "vit_state_dict.pt");
+  EXPECT_EQ(report.ignored, 2);  // heads.head.weight, heads.head.bias
+  vit->eval();
+  torch::NoGradGuard ng;
+  EXPECT_LT((vit->forward(x) - expected).abs().max().item<double>(), 1e-5);
+  // Another patch size is refused, naming the tensors and the option.
+  auto other = models::VisionTransformer(
+      models::VisionTransformerOptions(32, 8).layers(2).heads(3).hidden_dim(48).mlp_dim(96));
+  const auto msg = testing::error_of([&] { serialize::import_encoder_weights(other, dir / "vit_state_dict.pt"); });
+  EXPECT_NE(msg.find("shape mismatch [conv_proj.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--model.patch_size"), std::string::npos) << msg;
+}
+
+// Every registered encoder exports, and the traced module gives the C++
+// network's h and z, for a batch size other than the one traced.
+TEST(TorchscriptExport, EveryEncoderExportsAndMatchesForAnyBatchSize) {
+  TempDir dir;
+  for (const auto& name : models::encoders().names()) {
+    config::ModelConfig mc;
+    mc.arch = name;
+    if (name.rfind("resnet", 0) == 0) mc.width = 8;
+    torch::manual_seed(2);
+    auto m = models::build_model(mc, 3, 16);
+    m->train();
+    {
+      torch::NoGradGuard ng;
+      m->forward(torch::rand({6, 3, 16, 16}));  // non-trivial BN statistics
+    }
+    m->eval();
+    serialize::ExportInfo info;
+    info.input_size = 16;
+    const auto meta = serialize::export_torchscript(m, info, /*with_head=*/true, dir / (name + ".pt"));
+    EXPECT_EQ(meta["arch"], name);
+    EXPECT_EQ(meta["encoder"], m->encoder->summary());
+    auto loaded = torch::jit::load(dir / (name + ".pt"));
+    torch::NoGradGuard ng;
+    for (int64_t batch : {1, 5}) {
+      const auto x = torch::rand({batch, 3, 16, 16});
+      const auto h = loaded.forward({x}).toTensor();
+      const auto h_ref = m->encoder->forward(x);
+      EXPECT_EQ(h.sizes(), h_ref.sizes()) << name;
+      EXPECT_LT((h - h_ref).abs().max().item<double>(), 1e-4) << name << " batch " << batch;
+      const auto z = loaded.get_method("project")({h}).toTensor();
+      EXPECT_LT((z - m->head->forward(h_ref)).abs().max().item<double>(), 1e-4) << name << " batch " << batch;
+    }
+  }
 }
 
 TEST(Finetune, LearnsTheToyClassesFromAFewLabelsAndFromScratch) {

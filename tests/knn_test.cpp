@@ -54,7 +54,9 @@ TEST(Knn, MatchesTheBruteForceDefinition) {
     EXPECT_DOUBLE_EQ(r.top1, top1 / 50.0) << "k " << k;
     EXPECT_GE(r.top5, top5 / 50.0 - 1e-12) << "k " << k;
     EXPECT_LE(r.top5, (top5 + top5_ties) / 50.0 + 1e-12) << "k " << k;
-    if (k == 200) EXPECT_EQ(top5_ties, 0);  // every class has votes: the rate is exact
+    if (k == 200) {
+      EXPECT_EQ(top5_ties, 0);  // every class has votes: the rate is exact
+    }
   }
 }
 

@@ -6,6 +6,10 @@ Run with Debian's /usr/bin/python3 (python3-torch, python3-torchvision).
       Saves a torchvision ResNet-18 (seeded random init, BN statistics made
       non-trivial) as a state dict (torch.save) and as TorchScript, plus an
       input batch and the network's h (the pooled features, fc removed) for it.
+  interop.py torchvision-vit OUT_DIR
+      The same for a small torchvision VisionTransformer (32 px images, 4 px
+      patches, 2 layers, width 48, 3 heads, MLP 96): vit_state_dict.pt,
+      vit_input.npy and vit_h.npy (the class token after encoder.ln).
   interop.py embed-exported MODULE IDX_IMAGES OUT_NPY
       Loads a module exported by `simclr export` with torch.jit.load, embeds
       the images of an IDX file (as [0,1] floats, NCHW) and writes the
@@ -45,6 +49,25 @@ def torchvision_weights(out):
     np.save(os.path.join(out, "h.npy"), h.numpy().astype(np.float32))
 
 
+def torchvision_vit(out):
+    from torchvision.models.vision_transformer import VisionTransformer
+    torch.manual_seed(4)
+    m = VisionTransformer(image_size=32, patch_size=4, num_layers=2, num_heads=3, hidden_dim=48, mlp_dim=96)
+    # Non-default layer norms, class token and biases, so a wrong mapping shows.
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias") or "ln" in name or name == "class_token":
+                p.uniform_(-0.5, 0.5) if not name.endswith("weight") else p.uniform_(0.5, 1.5)
+    m.eval()
+    torch.save(m.state_dict(), os.path.join(out, "vit_state_dict.pt"))
+    x = torch.rand(3, 3, 32, 32)
+    m.heads = torch.nn.Identity()
+    with torch.no_grad():
+        h = m(x)
+    np.save(os.path.join(out, "vit_input.npy"), x.numpy().astype(np.float32))
+    np.save(os.path.join(out, "vit_h.npy"), h.numpy().astype(np.float32))
+
+
 def read_idx_images(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
@@ -75,6 +98,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "torchvision-weights":
         torchvision_weights(sys.argv[2])
+    elif cmd == "torchvision-vit":
+        torchvision_vit(sys.argv[2])
     elif cmd == "embed-exported":
         embed_exported(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "compare":
