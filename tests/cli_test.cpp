@@ -24,6 +24,24 @@ TEST(Cli, HelpDocumentsEveryOptionWithItsDefault) {
   EXPECT_EQ(run("linear-eval --help").code, 0);
 }
 
+// The commands live in one file each; the order `simclr --help` lists them in
+// is part of the contract and comes from the one list in simclr_main.cpp, not
+// from file names.
+TEST(Cli, HelpListsEveryCommandInItsOrder) {
+  const auto r = run("--help", true);
+  EXPECT_EQ(r.code, 0);
+  size_t at = r.output.find("Subcommands:");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  for (const std::string c : {"pretrain", "linear-eval", "knn-eval", "finetune", "embed", "export", "info", "ablate",
+                              "bench", "augment-preview"}) {
+    at = r.output.find("\n  " + c + " ", at);
+    ASSERT_NE(at, std::string::npos) << c << " is missing or out of order:\n" << r.output;
+    const auto help = run(c + " --help", true);
+    EXPECT_EQ(help.code, 0) << c;
+    EXPECT_NE(help.output.find(" " + c + " [OPTIONS]"), std::string::npos) << c << "\n" << help.output;
+  }
+}
+
 TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
   TempDir dir;
   struct Case {

@@ -52,8 +52,11 @@ std::map<std::string, torch::Tensor> read_state_dict(const std::string& path, st
   return out;
 }
 
-std::string strip_prefixes(std::string name) {
+// Strips the wrapper prefixes one at a time, but stops at a name the encoder
+// has: a ViT's own tensors start with "encoder." (torchvision's names).
+std::string strip_prefixes(std::string name, const torch::OrderedDict<std::string, torch::Tensor>& targets) {
   for (const char* prefix : {"module.", "encoder.", "backbone."}) {
+    if (targets.contains(name)) break;
     if (name.rfind(prefix, 0) == 0) name = name.substr(std::strlen(prefix));
   }
   return name;
@@ -65,9 +68,11 @@ ImportReport import_encoder_weights(models::EncoderImpl& encoder, const std::str
   SIMCLR_CHECK(std::filesystem::is_regular_file(path), "weights file '{}' does not exist (model.init_weights)", path);
   ImportReport report;
   const auto loaded = read_state_dict(path, &report.format);
+  auto targets = encoder.named_parameters(true);
+  for (const auto& b : encoder.named_buffers(true)) targets.insert(b.key(), b.value());
   std::map<std::string, torch::Tensor> weights;
   for (const auto& [name, tensor] : loaded) {
-    const std::string key = strip_prefixes(name);
+    const std::string key = strip_prefixes(name, targets);
     std::vector<std::string> skipped = encoder.classifier_prefixes();
     skipped.insert(skipped.end(), {"head.", "projector."});
     if (std::any_of(skipped.begin(), skipped.end(), [&](const std::string& p) { return key.rfind(p, 0) == 0; })) {
@@ -78,8 +83,6 @@ ImportReport import_encoder_weights(models::EncoderImpl& encoder, const std::str
   }
   std::vector<std::string> missing, mismatched;
   torch::NoGradGuard no_grad;
-  auto targets = encoder.named_parameters(true);
-  for (const auto& b : encoder.named_buffers(true)) targets.insert(b.key(), b.value());
   for (auto& target : targets) {
     const auto it = weights.find(target.key());
     if (it == weights.end()) {
