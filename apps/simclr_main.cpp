@@ -3,6 +3,7 @@
 // Each command (its options, help and run) is in commands/; this file lists
 // them, dispatches and maps errors to exit codes.
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 

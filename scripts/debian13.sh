@@ -77,7 +77,7 @@ mkdir -p "$src/build-debian13/$variant-build"
 
 inside() {  # runs bash -c "$1" inside the root, in the source tree
   chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin TERM="${TERM:-dumb}" LANG=C.UTF-8 \
-    SIMCLR_TORCH_PACKAGE="$torch_package" BUILD_DIR="build-debian13/$variant-build" \
+    SIMCLR_TORCH_PACKAGE="$torch_package" BUILD_DIR="build-debian13/$variant-build" SIMCLR_CMAKE_ARGS="${SIMCLR_CMAKE_ARGS:-}" \
     SIMCLR_FAULT_TMPFS="${SIMCLR_FAULT_TMPFS:-}" /bin/bash -c "cd /simclr && $1"
 }
 

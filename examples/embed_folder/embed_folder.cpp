@@ -4,6 +4,7 @@
 // to a .npy file, one row per image in the folder's sorted order.
 //
 //   embed_folder MODEL IMAGES_DIR OUT.npy
+#include <opencv2/imgproc.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -58,8 +59,6 @@ int main(int argc, char** argv) {
     }
     // A plain folder of images (no class folders) reads as unlabeled images.
     const auto dataset = simclr::data::ImageFolderDataset::open(images, simclr::data::Split::kTrain);
-    SIMCLR_CHECK(dataset->channels() == channels, "'{}' has {}-channel images; the model expects {}", images,
-                 dataset->channels(), channels);
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> rows;
     const size_t batch = 64;
@@ -67,7 +66,11 @@ int main(int argc, char** argv) {
       const size_t n = std::min(batch, dataset->size() - begin);
       auto x = torch::empty({static_cast<int64_t>(n), channels, side, side});
       for (size_t i = 0; i < n; ++i) {
-        const auto view = simclr::augment::eval_transform(dataset->get(begin + i).image, static_cast<int>(side));
+        // Images take the model's channels: grey for a model trained on grey.
+        cv::Mat image = dataset->get(begin + i).image;
+        if (image.channels() == 3 && channels == 1) cv::cvtColor(image, image, cv::COLOR_RGB2GRAY);
+        if (image.channels() == 1 && channels == 3) cv::cvtColor(image, image, cv::COLOR_GRAY2RGB);
+        const auto view = simclr::augment::eval_transform(image, static_cast<int>(side));
         simclr::augment::copy_to_tensor(view, x[static_cast<int64_t>(i)]);
       }
       rows.push_back(encode(x));

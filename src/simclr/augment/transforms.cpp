@@ -1,5 +1,6 @@
 #include "simclr/augment/transforms.h"
 
+#include <c10/util/Exception.h>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>

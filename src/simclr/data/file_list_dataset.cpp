@@ -1,5 +1,6 @@
 #include "simclr/data/file_list_dataset.h"
 
+#include <c10/util/Exception.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 

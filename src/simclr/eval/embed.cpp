@@ -1,5 +1,7 @@
 #include "simclr/eval/embed.h"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 

@@ -1,5 +1,7 @@
 #include "simclr/eval/features.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "simclr/core/rng.h"

@@ -1,5 +1,7 @@
 #include "simclr/eval/finetune.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 

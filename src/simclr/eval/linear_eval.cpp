@@ -1,5 +1,7 @@
 #include "simclr/eval/linear_eval.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <filesystem>
 

@@ -1,5 +1,7 @@
 #include "simclr/experiments/ablation.h"
 
+#include <spdlog/spdlog.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>

@@ -1,5 +1,7 @@
 #include "simclr/serialize/weight_import.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include <torch/script.h>

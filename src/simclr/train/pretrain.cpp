@@ -1,5 +1,7 @@
 #include "simclr/train/pretrain.h"
 
+#include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <chrono>
