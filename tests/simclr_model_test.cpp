@@ -1,5 +1,6 @@
 #include "simclr/models/resnet.h"
 #include "simclr/models/simclr_model.h"
+#include "simclr/models/vision_transformer.h"
 
 #include "test_util.h"
 
@@ -115,6 +116,40 @@ TEST(SimclrModel, ChannelsLastKeepsOutputsAndParameterIdentity) {
   EXPECT_TRUE(model->named_parameters()["encoder.conv1.weight"].is_contiguous(at::MemoryFormat::ChannelsLast));
   const auto after = model->forward(x.contiguous(at::MemoryFormat::ChannelsLast)).z;
   EXPECT_TRUE(torch::allclose(before, after, 1e-4, 1e-5));
+}
+
+}  // namespace
+}  // namespace simclr::models
+
+namespace simclr::models {
+namespace {
+
+TEST(VisionTransformer, BuiltByNameWithTheAutoPatchAndCheckedOptions) {
+  config::ModelConfig c;
+  c.arch = "vit_tiny";
+  auto small = build_model(c, 1, 28);
+  EXPECT_EQ(small->encoder->feature_dim(), 192);
+  EXPECT_EQ(small->encoder->describe()["patch_size"], 4);  // auto for <= 64 px
+  EXPECT_EQ(small->forward(torch::rand({2, 1, 28, 28})).h.sizes(), (std::vector<int64_t>{2, 192}));
+  EXPECT_EQ(build_model(c, 3, 224)->encoder->describe()["patch_size"], 16);
+  c.arch = "vit_small";
+  EXPECT_EQ(build_model(c, 3, 32)->encoder->feature_dim(), 384);
+  c.patch_size = 5;
+  EXPECT_NE(testing::error_of([&] { build_model(c, 3, 32); }).find("model.patch_size"), std::string::npos);
+  c.patch_size = 0;
+  c.width = 32;
+  EXPECT_NE(testing::error_of([&] { build_model(c, 3, 32); }).find("model.width"), std::string::npos);
+  c.arch = "vit_huge";
+  EXPECT_NE(testing::error_of([&] { build_model(c, 3, 32); }).find("known: resnet18, resnet34, resnet50, vit_tiny"),
+            std::string::npos);
+}
+
+TEST(VisionTransformer, FlopsCountPatchEmbeddingAttentionAndMlp) {
+  VisionTransformer vit(VisionTransformerOptions(8, 4).in_channels(1).layers(1).heads(1).hidden_dim(2).mlp_dim(3));
+  // 4 patches + the class token = 5 tokens of width 2.
+  const int64_t patch = 2 * 4 * 2 * 1 * 16, qkv = 2 * 5 * 2 * 6, attention = 2 * 2 * 5 * 5 * 2, out = 2 * 5 * 2 * 2,
+                mlp = 2 * 2 * 5 * 2 * 3;
+  EXPECT_EQ(vit->forward_flops(8), patch + qkv + attention + out + mlp);
 }
 
 }  // namespace
