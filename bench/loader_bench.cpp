@@ -9,6 +9,7 @@
 // Any config key can be given as --section.key VALUE; prints one JSON line.
 #include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/config/config.h"
