@@ -1,6 +1,7 @@
 // Models and embeddings leaving the program: TorchScript export (loaded back
 // by torch::jit::load here and by Python's torch.jit.load), .npy embeddings,
 // and weights imported from PyTorch (torchvision state dicts and TorchScript).
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/script.h>
 
 #include <cstdio>
@@ -171,6 +172,12 @@ TEST(Interop, TorchvisionVitWeightsGiveTorchvisionsOutputs) {
 // network's h and z, for a batch size other than the one traced.
 TEST(TorchscriptExport, EveryEncoderExportsAndMatchesForAnyBatchSize) {
   TempDir dir;
+  // LibTorch 2.x's profiling executor compiles TensorExpr fusion kernels with
+  // LLVM on a loaded module's first calls; for the 12-layer ViTs that takes
+  // minutes on 2 cores, once per input shape. The values are the same with
+  // and without fusion, so the test runs without it.
+  const bool fuser = torch::jit::tensorExprFuserEnabled();
+  torch::jit::setTensorExprFuserEnabled(false);
   for (const auto& name : models::encoders().names()) {
     config::ModelConfig mc;
     mc.arch = name;
@@ -200,6 +207,7 @@ TEST(TorchscriptExport, EveryEncoderExportsAndMatchesForAnyBatchSize) {
       EXPECT_LT((z - m->head->forward(h_ref)).abs().max().item<double>(), 1e-4) << name << " batch " << batch;
     }
   }
+  torch::jit::setTensorExprFuserEnabled(fuser);
 }
 
 TEST(Finetune, LearnsTheToyClassesFromAFewLabelsAndFromScratch) {
