@@ -151,10 +151,6 @@ void validate(const Config& config);
 // head_layers. Throws naming `key` for anything else.
 int64_t feature_layer_blocks(const std::string& name, int64_t head_layers, const std::string& key);
 
-// Splits "a, b,c" into trimmed names (core/text.h).
-inline std::vector<std::string> split_names(const std::string& text, const std::string& key = "augment.pipeline") {
-  return simclr::split_names(text, key);
-}
 
 // Parses a comma-separated list of non-negative numbers (e.g. eval.weight_decays).
 std::vector<double> parse_list(const std::string& text, const std::string& key);
