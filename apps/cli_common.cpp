@@ -54,7 +54,7 @@ void Overrides::apply(Config& config) const {
   int budgets = 0;
   for (const auto& [key, value] : values) {
     simclr::config::set(config, key, value);
-    budgets += key == "train.epochs" || key == "train.steps" || key == "train.minutes";
+    budgets += simclr::config::is_budget_key(key);
   }
   SIMCLR_CHECK(budgets <= 1, "give only one of --epochs, --steps and --minutes");
 }

@@ -1,6 +1,8 @@
 // `simclr ablate`: grid files, the runs, the tables, the heatmap, resuming.
 #include "simclr/experiments/ablation.h"
 
+#include "simclr/eval/protocols.h"
+
 #include <opencv2/imgcodecs.hpp>
 
 #include "test_util.h"
@@ -93,6 +95,36 @@ TEST(Ablation, AnInterruptedGridContinuesWhereItStopped) {
   EXPECT_EQ(done.runs_done, 2);
   serialize::CheckpointReader reader(dir / "out/runs/0.1-seed0");
   EXPECT_EQ(reader.state().step, 2);
+}
+
+// The grid's `protocol` picks the scorer from eval::protocols(); each
+// protocol keeps its own result file, so one set of runs can be scored both ways.
+TEST(Ablation, TheProtocolScoresEachRunAndKeepsItsOwnResults) {
+  TempDir data, dir;
+  write_toy_idx(data.str(), 48, 16);
+  const auto knn = load_grid(write_grid(dir, data.str(), "protocol: knn\naxis: loss.temperature\nvalues: [0.5]\n"));
+  EXPECT_EQ(knn.protocol, "knn");
+  const auto scored = run_ablation(knn, dir / "out");
+  ASSERT_EQ(scored.runs_done, 1);
+  const std::string run = dir / "out/runs/0.5-seed0";
+  EXPECT_TRUE(std::filesystem::exists(run + "/ablation_result.knn.json"));
+  EXPECT_FALSE(std::filesystem::exists(run + "/ablation_result.json"));
+  serialize::CheckpointReader reader(run);
+  EXPECT_DOUBLE_EQ(scored.rows[0].top1[0], eval::protocols().at("knn").run(reader.config(), &reader).top1);
+  std::ifstream md(scored.markdown_path);
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("by the knn protocol"), std::string::npos) << text;
+
+  // The same runs scored by the linear probe: evaluated again, not retrained.
+  const auto linear = load_grid(write_grid(dir, data.str(), "axis: loss.temperature\nvalues: [0.5]\n"));
+  const auto again = run_ablation(linear, dir / "out");
+  EXPECT_EQ(again.runs_done, 1);
+  EXPECT_EQ(serialize::CheckpointReader(run).state().step, 2);
+  EXPECT_TRUE(std::filesystem::exists(run + "/ablation_result.json"));
+
+  EXPECT_NE(error_of([&] { load_grid(write_grid(dir, data.str(), "protocol: knnn\naxis: loss.temperature\nvalues: [0.5]\n")); })
+                .find("unknown evaluation protocol 'knnn' (protocol); known: linear, knn, finetune"),
+            std::string::npos);
 }
 
 TEST(Ablation, ADivergedRunIsRecordedAndTheGridGoesOn) {

@@ -3,7 +3,7 @@
 
 #include "cli_common.h"
 #include "command.h"
-#include "simclr/eval/knn.h"
+#include "simclr/eval/knn_eval.h"
 #include "simclr/io/atomic_file.h"
 
 namespace simclr::cli {

@@ -52,26 +52,9 @@ AugmentOptions AugmentOptions::from_config(const AugmentConfig& c, int image_sid
   if (c.pipeline_view2 != "same") o.pipeline_view2 = parse_pipeline(c.pipeline_view2);
   o.size = c.image_size > 0 ? static_cast<int>(c.image_size) : image_side;
   const bool small = c.preset == "cifar" || (c.preset == "auto" && o.size <= 64);
-  o.crop_scale_min = c.crop_scale_min;
-  o.crop_scale_max = c.crop_scale_max;
-  o.crop_ratio_min = c.crop_ratio_min;
-  o.crop_ratio_max = c.crop_ratio_max;
-  o.flip_p = c.flip_p;
+  static_cast<AugmentParams&>(o) = c;
   o.color_strength = c.color_strength.value_or(small ? 0.5 : 1.0);
-  o.color_p = c.color_p;
-  o.grayscale_p = c.grayscale_p;
   o.blur_p = c.blur_p.value_or(small ? 0.0 : 0.5);
-  o.blur_kernel_fraction = c.blur_kernel_fraction;
-  o.blur_sigma_min = c.blur_sigma_min;
-  o.blur_sigma_max = c.blur_sigma_max;
-  o.solarize_p = c.solarize_p;
-  o.solarize_threshold = c.solarize_threshold;
-  o.cutout_p = c.cutout_p;
-  o.cutout_size = c.cutout_size;
-  o.rotate_p = c.rotate_p;
-  o.noise_p = c.noise_p;
-  o.noise_std = c.noise_std;
-  o.sobel_p = c.sobel_p;
   return o;
 }
 

@@ -37,23 +37,16 @@ const Registry<OpEntry>& ops();
 std::vector<Op> parse_pipeline(const std::string& text);
 std::string to_string(Op op);
 
-struct AugmentOptions {
+// AugmentConfig resolved for one image side: the operations parsed, the
+// output side and the preset's values fixed.
+struct AugmentOptions : AugmentParams {
   std::vector<Op> pipeline = {Op::kCrop, Op::kFlip, Op::kColor, Op::kGrey, Op::kBlur};
   // The second view's operations when they differ (the paper's Figure 5
   // ablations transform one branch only); unset = `pipeline`.
   std::optional<std::vector<Op>> pipeline_view2;
   int size = 32;  // output side
-  double crop_scale_min = 0.08, crop_scale_max = 1.0;
-  double crop_ratio_min = 3.0 / 4.0, crop_ratio_max = 4.0 / 3.0;
-  double flip_p = 0.5;
-  double color_strength = 1.0, color_p = 0.8;
-  double grayscale_p = 0.2;
-  double blur_p = 0.5, blur_kernel_fraction = 0.1, blur_sigma_min = 0.1, blur_sigma_max = 2.0;
-  double solarize_p = 0.2, solarize_threshold = 0.5;
-  double cutout_p = 1.0, cutout_size = 0.5;  // square side as a fraction of the view side
-  double rotate_p = 1.0;                     // rotation by 90, 180 or 270 degrees
-  double noise_p = 1.0, noise_std = 0.1;
-  double sobel_p = 1.0;
+  double color_strength = 1.0;
+  double blur_p = 0.5;
 
   // Resolves presets and "auto" values for images whose side is `image_side`.
   static AugmentOptions from_config(const AugmentConfig& config, int image_side);

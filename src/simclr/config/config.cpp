@@ -242,6 +242,10 @@ std::string to_string(const Field& field) {
       field.ref);
 }
 
+bool is_budget_key(const std::string& key) {
+  return key == "train.epochs" || key == "train.steps" || key == "train.minutes";
+}
+
 void set(Config& config, const std::string& key, const std::string& value) {
   auto all = fields(config);
   for (auto& f : all) {
@@ -259,10 +263,8 @@ void set(Config& config, const std::string& key, const std::string& value) {
           }
         },
         f.ref);
-    // The three budgets are alternatives: setting one clears the others, so
-    // `--minutes 10` overrides a default or a config file's epochs.
-    const std::vector<std::string> budgets = {"train.epochs", "train.steps", "train.minutes"};
-    if (std::find(budgets.begin(), budgets.end(), key) != budgets.end() && parse_double(key, value) > 0) {
+    // The budgets are alternatives (see config.h).
+    if (is_budget_key(key) && parse_double(key, value) > 0) {
       if (key != "train.epochs") config.train.epochs = 0;
       if (key != "train.steps") config.train.steps = 0;
       if (key != "train.minutes") config.train.minutes = 0;

@@ -123,7 +123,14 @@ std::vector<Field> fields(Config& config);
 std::string to_string(const Field& field);
 
 // Sets one key from text; throws simclr::Error naming the key on a bad key or value.
+// The training budgets (train.epochs, train.steps, train.minutes) are
+// alternatives: setting one above 0 clears the others, so `--minutes 10`
+// overrides a default or a config file's epochs. validate() then requires
+// exactly one.
 void set(Config& config, const std::string& key, const std::string& value);
+
+// train.epochs, train.steps or train.minutes: the keys of the one budget.
+bool is_budget_key(const std::string& key);
 
 // Applies a YAML document (file contents); unknown sections or keys are errors.
 void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin);

@@ -5,9 +5,7 @@
 #pragma once
 #include <torch/torch.h>
 
-#include "simclr/config/config.h"
 #include "simclr/eval/features.h"
-#include "simclr/serialize/checkpoint.h"
 
 namespace simclr::eval {
 
@@ -23,17 +21,5 @@ struct KnnResult {
 };
 
 KnnResult knn_classify(const Features& bank, const Features& queries, int64_t num_classes, const KnnOptions& options);
-
-// `simclr knn-eval`: the train split is the bank, the test split the queries.
-struct KnnEvalResult {
-  KnnResult knn;
-  int64_t k = 0;
-  double temperature = 0;
-  std::string feature_layer;
-  int64_t train_size = 0, test_size = 0, feature_dim = 0;
-  double feature_seconds = 0, knn_seconds = 0;
-  std::string test_split = "test";  // "train" under eval.test_on_train
-};
-KnnEvalResult knn_eval(const config::Config& config, serialize::CheckpointReader* checkpoint);
 
 }  // namespace simclr::eval

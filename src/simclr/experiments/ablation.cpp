@@ -15,7 +15,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/core/interrupt.h"
-#include "simclr/eval/linear_eval.h"
+#include "simclr/eval/protocols.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/serialize/checkpoint.h"
 
@@ -41,14 +41,8 @@ config::Config cell_config(const Grid& grid, const GridCell& cell, int64_t seed)
   config::Config c;
   if (!grid.base_config.empty()) config::load_yaml_file(c, grid.base_config);
   auto apply = [&](const std::vector<std::pair<std::string, std::string>>& settings) {
-    for (const auto& [key, value] : settings) {
-      // A budget given here replaces the base config's (as on the command line).
-      if (key == "train.steps" || key == "train.epochs" || key == "train.minutes") {
-        c.train.steps = c.train.epochs = 0;
-        c.train.minutes = 0;
-      }
-      config::set(c, key, value);
-    }
+    // A budget given here replaces the base config's, as on the command line (config::set).
+    for (const auto& [key, value] : settings) config::set(c, key, value);
   };
   apply(grid.set);
   apply(cell.set);
@@ -136,12 +130,12 @@ Grid load_grid(const std::string& path) {
   SIMCLR_CHECK(root.IsMap(), "grid file '{}': the top level must be a map (name, set, seeds, axis/values, cells, pairs)",
                path);
   config::check_unique_yaml_keys(root, fmt::format("grid file '{}'", path));
-  const std::set<std::string> known = {"name", "config", "set", "seeds", "eval_layers", "axis", "values", "cells",
-                                       "pairs"};
+  const std::set<std::string> known = {"name",  "config", "set",   "seeds", "eval_layers", "protocol",
+                                       "axis",  "values", "cells", "pairs"};
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     SIMCLR_CHECK(known.count(key), "grid file '{}': unknown key '{}'; known: name, config, set, seeds, eval_layers, "
-                 "axis, values, cells, pairs", path, key);
+                 "protocol, axis, values, cells, pairs", path, key);
   }
   Grid g;
   g.name = root["name"] ? root["name"].as<std::string>() : fs::path(path).stem().string();
@@ -149,6 +143,14 @@ Grid load_grid(const std::string& path) {
   g.set = read_settings(root["set"], "'" + path + "'");
   if (root["seeds"]) g.seeds = root["seeds"].as<std::vector<int64_t>>();
   if (root["eval_layers"]) g.eval_layers = root["eval_layers"].as<std::vector<std::string>>();
+  if (root["protocol"]) {
+    g.protocol = root["protocol"].as<std::string>();
+    try {
+      eval::protocols().at(g.protocol, "protocol");
+    } catch (const Error& e) {
+      throw Error(fmt::format("grid file '{}': {}", path, e.what()));
+    }
+  }
   SIMCLR_CHECK(!g.seeds.empty() && !g.eval_layers.empty(), "grid file '{}': give at least one seed and one eval layer",
                path);
   if (root["axis"] || root["values"]) {
@@ -202,12 +204,15 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
   if (grid.pairs) result.heatmap_path = (fs::path(out) / "heatmap.png").string();
 
   auto write_tables = [&] {
-    std::string md = fmt::format("# {}\n\nLinear top-1 (%), one column per seed.\n\n| cell | layer |", grid.name);
+    const std::string scored = grid.protocol == "linear" ? std::string("Linear top-1 (%)")
+                                                          : fmt::format("Top-1 (%) by the {} protocol", grid.protocol);
+    std::string md = fmt::format("# {}\n\n{}, one column per seed.\n\n| cell | layer |", grid.name, scored);
     for (auto s : grid.seeds) md += fmt::format(" seed {} |", s);
     md += " mean | std |\n| --- | --- |";
     for (size_t i = 0; i < grid.seeds.size() + 2; ++i) md += " --- |";
     md += "\n";
     nlohmann::json js = {{"name", grid.name}, {"seeds", grid.seeds}, {"cells", nlohmann::json::array()}};
+    if (grid.protocol != "linear") js["protocol"] = grid.protocol;
     for (auto& r : rows) {
       r.mean = mean_of(r.top1, &r.std);
       md += fmt::format("| {} | {} |", r.label, r.layer);
@@ -234,6 +239,10 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
   auto run_dir = [&](size_t c, size_t s) {
     return (fs::path(out) / "runs" / fmt::format("{}-seed{}", slug(grid.cells[c].label), grid.seeds[s])).string();
   };
+  // Each protocol's scores in a file of their own, so a grid scored another
+  // way later does not read them as its own.
+  const std::string result_file =
+      grid.protocol == "linear" ? "ablation_result.json" : fmt::format("ablation_result.{}.json", grid.protocol);
   auto config_of = [&](size_t c, size_t s) {
     auto config = cell_config(grid, grid.cells[c], grid.seeds[s]);
     if (options.threads >= 0) config.train.threads = options.threads;
@@ -265,7 +274,7 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
                    dir, grid.cells[c].label);
       checked = 1;
     }
-    std::ifstream in(fs::path(dir) / "ablation_result.json");
+    std::ifstream in(fs::path(dir) / result_file);
     if (!in) return nlohmann::json();
     auto done = nlohmann::json::parse(in, nullptr, false);
     return done.is_object() ? done : nlohmann::json();
@@ -328,10 +337,10 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
           for (const auto& [key, value] : grid.set) {
             if (key.rfind("eval.", 0) == 0) config::set(eval_config, key, value);
           }
-          done[layer] = eval::linear_eval(eval_config, &reader).probe.top1;
+          done[layer] = eval::protocols().at(grid.protocol).run(eval_config, &reader).top1;
         }
       }
-      write_text_atomically((fs::path(dir) / "ablation_result.json").string(), done.dump(2) + "\n");
+      write_text_atomically((fs::path(dir) / result_file).string(), done.dump(2) + "\n");
       ++result.runs_done;
       collect_and_write();
     }

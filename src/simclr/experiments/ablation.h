@@ -47,6 +47,7 @@ struct Grid {
   std::vector<std::pair<std::string, std::string>> set;
   std::vector<int64_t> seeds = {0};
   std::vector<std::string> eval_layers = {"h"};
+  std::string protocol = "linear";  // how each run is scored: eval::protocols()
   std::vector<GridCell> cells;
   bool pairs = false;  // a pair grid gets a heatmap
 };

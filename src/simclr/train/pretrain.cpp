@@ -15,8 +15,6 @@
 #include "simclr/core/error.h"
 #include "simclr/core/interrupt.h"
 #include "simclr/core/threads.h"
-#include "simclr/data/subset.h"
-#include "simclr/eval/knn.h"
 #include "simclr/serialize/weight_import.h"
 #include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/distributed/gradient_sync.h"
@@ -26,6 +24,7 @@
 #include "simclr/loss/nt_xent.h"
 #include "simclr/optim/schedule.h"
 #include "simclr/core/precision.h"
+#include "simclr/train/knn_monitor.h"
 #include "simclr/train/step.h"
 
 namespace simclr::train {
@@ -99,7 +98,7 @@ bool fixed_by_checkpoint(const std::string& key) {
 
 // How the run is carried out, not what it computes: free to change.
 bool operational(const std::string& key) {
-  return key == "train.epochs" || key == "train.steps" || key == "train.minutes" || key == "train.threads" ||
+  return config::is_budget_key(key) || key == "train.threads" ||
          key == "train.checkpoint_every" || key == "train.log_every_seconds" || key == "train.device" ||
          key == "train.channels_last" || key == "data.workers" || key == "data.prefetch" ||
          key == "data.on_bad_image" || starts_with(key, "eval.") || starts_with(key, "finetune.") ||
@@ -140,407 +139,533 @@ PretrainResult pretrain(config::Config config, const std::string& run_dir, bool 
   return pretrain(std::move(config), run_dir, options, std::move(comm));
 }
 
-PretrainResult pretrain(config::Config config, const std::string& run_dir, const PretrainOptions& options,
-                        std::shared_ptr<distributed::Communicator> comm) {
-  const bool resume = options.resume || options.resume_previous;
-  const StopRequest& stop = options.stop;
-  if (comm && comm->world_size() == 1) comm.reset();
-  const bool main_rank = !comm || comm->is_main();
-  const int world = comm ? comm->world_size() : 1;
-  const std::string checkpoint_path = (fs::path(run_dir) / serialize::kCheckpointFile).string();
-  const std::string previous_path = (fs::path(run_dir) / serialize::kPreviousCheckpointFile).string();
-  std::unique_ptr<serialize::CheckpointReader> reader;
-  std::unique_ptr<io::RunLock> lock;
-  std::vector<config::Change> changes;
-  if (!main_rank) {
-    // Only rank 0 touches the run directory.
-  } else {
-    if (resume) {
-      SIMCLR_CHECK(fs::is_directory(run_dir), "cannot resume: '{}' does not exist; run without --resume to start",
-                   run_dir);
+namespace {
+
+// The training budget: optimizer steps (from train.steps or train.epochs),
+// or seconds of training for train.minutes; the schedule runs over it.
+struct Budget {
+  bool by_time = false;
+  double total = 0;   // steps or seconds
+  double warmup = 0;  // in the same unit
+  double given = 0;   // the budget as the user gave it: steps or minutes
+  double position(const serialize::TrainState& s) const {
+    return by_time ? s.elapsed_seconds : static_cast<double>(s.step);
+  }
+  bool done(const serialize::TrainState& s) const { return position(s) >= total; }
+  const char* unit() const { return by_time ? "minutes" : "steps"; }
+};
+
+Budget make_budget(const config::Config& config, int64_t batches_per_epoch) {
+  const auto& tc = config.train;
+  Budget b;
+  b.by_time = tc.minutes > 0;
+  b.total = b.by_time ? tc.minutes * 60.0
+                      : static_cast<double>(tc.steps > 0 ? tc.steps
+                                                         : optim::epoch_budget_steps(tc.epochs, batches_per_epoch));
+  b.warmup = config.optim.lr_warmup_fraction * b.total;
+  b.given = b.by_time ? tc.minutes : b.total;
+  return b;
+}
+
+// What one optimizer step did, for the metrics line and the progress line.
+struct StepReport {
+  int64_t epoch = 0, pairs = 0;
+  double loss = 0, top1 = 0, lr = 0;
+  double seconds = 0, waited = 0;  // the whole step, and its wait for the loader
+  bool epoch_ended = false;        // the step was the epoch's last
+  bool stop = false;               // a signal or the StopRequest asked to stop (agreed over the ranks)
+};
+
+// One call of pretrain(), top to bottom: run() lists the phases; each is a
+// member function below, in the order they run. Rank 0 alone reads and
+// writes the run directory; every rank runs the rest.
+class PretrainRun {
+ public:
+  PretrainRun(config::Config config, std::string run_dir, const PretrainOptions& options,
+              std::shared_ptr<distributed::Communicator> comm)
+      : config_(std::move(config)),
+        run_dir_(std::move(run_dir)),
+        options_(options),
+        comm_(comm && comm->world_size() > 1 ? std::move(comm) : nullptr),
+        main_rank_(!comm_ || comm_->is_main()),
+        world_(comm_ ? comm_->world_size() : 1),
+        resume_(options.resume || options.resume_previous),
+        checkpoint_path_((fs::path(run_dir_) / serialize::kCheckpointFile).string()),
+        metrics_path_((fs::path(run_dir_) / "metrics.jsonl").string()),
+        // After --resume-previous the latest checkpoint is the damaged one:
+        // the first save replaces it without keeping it as the previous.
+        keep_previous_(!options.resume_previous) {}
+
+  PretrainResult run() {
+    if (main_rank_) open_run_directory();
+    settle_config();
+    set_up_compute();
+    build_model_and_optimizer();
+    build_loader_and_budget();
+    result_.checkpoint = checkpoint_path_;
+    if (resume_ && budget_.done(state_)) return already_complete();
+    if (main_rank_) open_run_files();
+    log_start();
+    monitor_ = std::make_unique<KnnMonitor>(config_);
+    train_loop();
+    return finish();
+  }
+
+ private:
+  // --- set-up -------------------------------------------------------------
+
+  // Rank 0: creates (or, to resume, finds) the run directory, locks it and
+  // reads the checkpoint, settling the config a resume may change.
+  void open_run_directory() {
+    if (resume_) {
+      SIMCLR_CHECK(fs::is_directory(run_dir_), "cannot resume: '{}' does not exist; run without --resume to start",
+                   run_dir_);
     } else {
       std::error_code ec;
-      fs::create_directories(run_dir, ec);
-      SIMCLR_CHECK(fs::is_directory(run_dir), "cannot create run directory '{}': {}", run_dir, ec.message());
+      fs::create_directories(run_dir_, ec);
+      SIMCLR_CHECK(fs::is_directory(run_dir_), "cannot create run directory '{}': {}", run_dir_, ec.message());
     }
-    lock = std::make_unique<io::RunLock>(run_dir, options.command);
-    if (resume) {
-      const std::string& from = options.resume_previous ? previous_path : checkpoint_path;
-      SIMCLR_CHECK(fs::exists(from),
-                   options.resume_previous
-                       ? "cannot resume from the previous checkpoint: '{}' holds no checkpoint.previous.pt (a run "
-                         "keeps one from its second checkpoint on)"
-                       : "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
-                   run_dir);
-      reader = std::make_unique<serialize::CheckpointReader>(from);
-      config::Config requested = config;
-      if (options.apply_overrides) {
-        requested = reader->config();
-        options.apply_overrides(requested);
-      }
-      config::validate(requested);
-      changes = check_resume_changes(reader->config(), requested, options.allow_changes, run_dir);
-      for (const auto& c : changes) spdlog::info("resume: {} {} -> {}", c.key, c.before, c.after);
-      config = requested;
-      spdlog::info("resolved config:\n{}", config::to_yaml(config));
-    } else {
-      SIMCLR_CHECK(!fs::exists(checkpoint_path),
+    lock_ = std::make_unique<io::RunLock>(run_dir_, options_.command);
+    if (!resume_) {
+      SIMCLR_CHECK(!fs::exists(checkpoint_path_),
                    "run directory '{}' already holds a checkpoint; pass --resume to continue it or choose another --out",
-                   run_dir);
+                   run_dir_);
+      return;
+    }
+    const std::string from = options_.resume_previous
+                                 ? (fs::path(run_dir_) / serialize::kPreviousCheckpointFile).string()
+                                 : checkpoint_path_;
+    SIMCLR_CHECK(fs::exists(from),
+                 options_.resume_previous
+                     ? "cannot resume from the previous checkpoint: '{}' holds no checkpoint.previous.pt (a run "
+                       "keeps one from its second checkpoint on)"
+                     : "cannot resume: '{}' holds no checkpoint.pt; run without --resume to start",
+                 run_dir_);
+    reader_ = std::make_unique<serialize::CheckpointReader>(from);
+    config::Config requested = config_;
+    if (options_.apply_overrides) {
+      requested = reader_->config();
+      options_.apply_overrides(requested);
+    }
+    config::validate(requested);
+    changes_ = check_resume_changes(reader_->config(), requested, options_.allow_changes, run_dir_);
+    for (const auto& c : changes_) spdlog::info("resume: {} {} -> {}", c.key, c.before, c.after);
+    config_ = requested;
+    spdlog::info("resolved config:\n{}", config::to_yaml(config_));
+  }
+
+  // Every rank takes rank 0's config; then what only a multi-rank run refuses.
+  void settle_config() {
+    if (comm_) config_ = train::agree_on_config(config_, *comm_, resume_);
+    config::validate(config_);
+    SIMCLR_CHECK(!comm_ || (config_.loss.name == "nt_xent" && config_.loss.normalize),
+                 "loss.name {} with loss.normalize {} runs in one process only; data-parallel runs use nt_xent on "
+                 "normalised projections",
+                 config_.loss.name, config_.loss.normalize);
+    SIMCLR_CHECK(config_.train.batch_size % world_ == 0,
+                 "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
+                 config_.train.batch_size, world_);
+  }
+
+  // Threads, device and precision. Ranks on one machine split its cores
+  // unless train.threads says otherwise.
+  void set_up_compute() {
+    const auto& tc = config_.train;
+    threads_ = configure_threads(threads_per_rank(static_cast<int>(tc.threads), comm_ ? comm_->local_world_size() : 1),
+                                 static_cast<int>(config_.data.workers));
+    device_ = resolve_device(tc.device);
+    if (device_.is_cuda() && comm_) {
+      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm_->local_rank()));
+    }
+    precision_ = resolve_precision(tc.precision, device_);
+    // fp16 (CUDA only) needs loss scaling; for bf16 and fp32 this is the identity.
+    scaler_ = LossScaler(precision_ == Precision::kFp16);
+    channels_last_ = resolve_channels_last(tc.channels_last, device_);
+    interrupt_point("start-up");
+  }
+
+  // The dataset (for the input contract), the model (fresh, imported or
+  // resumed), the optimizer and, for several ranks, rank 0's start on all.
+  void build_model_and_optimizer() {
+    dataset_ = data::open_dataset(config_.data, data::Split::kTrain, true);
+    interrupt_point("data");
+    augment_ = augment::AugmentOptions::from_config(config_.augment, dataset_->image_side());
+    input_ = serialize::InputContract{dataset_->channels(), augment_.size};
+    {
+      // Ranks that run as threads of one process (the tests) share LibTorch's
+      // global generator: seeding and drawing the initial weights must not interleave.
+      static std::mutex global_generator;
+      std::lock_guard<std::mutex> guard(global_generator);
+      torch::manual_seed(static_cast<uint64_t>(config_.train.seed));
+      model_ = models::build_model(config_.model, dataset_->channels(), augment_.size);
+    }
+    if (reader_) reader_->load_model(model_);
+    else serialize::maybe_import_weights(config_.model, model_);
+    model_->to(device_);
+    if (channels_last_) models::to_channels_last(*model_);
+    model_->train();
+    const auto& dc = config_.distributed;
+    if (comm_ && dc.sync_bn) models::set_batch_norm_sync(*model_, comm_);
+
+    const auto& oc = config_.optim;
+    peak_lr_ = optim::scaled_lr(oc.lr_base.value_or(oc.lr_scaling == "linear" ? 0.3 : 0.075),
+                                config_.train.batch_size, oc.lr_scaling);
+    optim::LarsOptions lars;
+    lars.momentum = oc.momentum;
+    lars.weight_decay = oc.weight_decay;
+    lars.trust = oc.lars_trust;
+    lars.adapt = oc.optimizer == "lars";
+    optimizer_ = std::make_unique<optim::Lars>(model_->parameters(), lars);
+    parameters_ = model_->parameters();
+    if (reader_) {
+      reader_->load_optimizer(*optimizer_);
+      state_ = reader_->state();
+    }
+    if (comm_) {
+      broadcast_start(model_, *optimizer_, state_, *comm_);
+      gradient_averager_ = std::make_unique<distributed::GradientAverager>(parameters_, comm_, dc.bucket_mb);
+      comm_->reset_traffic();
+    }
+    parallel_ = Parallel{comm_.get(), dc.global_negatives, gradient_averager_.get()};
+    interrupt_point("model");
+  }
+
+  void build_loader_and_budget() {
+    pipeline::LoaderOptions lo;
+    lo.batch_size = config_.train.batch_size;
+    lo.workers = threads_.loader_workers;
+    lo.prefetch = static_cast<int>(config_.data.prefetch);
+    lo.seed = static_cast<uint64_t>(config_.train.seed);
+    lo.drop_last = true;
+    lo.rank = comm_ ? comm_->rank() : 0;
+    lo.world_size = world_;
+    lo.pin_memory = device_.is_cuda();
+    loader_ = std::make_unique<pipeline::ContrastiveLoader>(dataset_, augment::SimclrAugment(augment_), lo);
+    per_epoch_ = loader_->batches_per_epoch();
+    budget_ = make_budget(config_, per_epoch_);
+    if (!budget_.by_time && main_rank_) {
+      if (const auto w = optim::schedule_warning(budget_.total, config_.optim.lr_warmup_fraction)) {
+        spdlog::warn("{}", *w);
+      }
     }
   }
-  if (comm) config = agree_on_config(config, *comm, resume);
-  config::validate(config);
-  SIMCLR_CHECK(!comm || (config.loss.name == "nt_xent" && config.loss.normalize),
-               "loss.name {} with loss.normalize {} runs in one process only; data-parallel runs use nt_xent on "
-               "normalised projections", config.loss.name, config.loss.normalize);
-  SIMCLR_CHECK(config.train.batch_size % world == 0,
-               "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
-               config.train.batch_size, world);
 
-  const auto& tc = config.train;
-  // Ranks on one machine split its cores unless train.threads says otherwise.
-  const ThreadPlan threads =
-      configure_threads(threads_per_rank(static_cast<int>(tc.threads), comm ? comm->local_world_size() : 1),
-                        static_cast<int>(config.data.workers));
-  const int workers = threads.loader_workers;
-  torch::Device device = resolve_device(tc.device);
-  if (device.is_cuda() && comm) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->local_rank()));
-  const Precision precision = resolve_precision(tc.precision, device);
-
-  interrupt_point("start-up");
-  auto dataset = data::open_dataset(config.data, data::Split::kTrain, true);
-  interrupt_point("data");
-  const auto augment_options = augment::AugmentOptions::from_config(config.augment, dataset->image_side());
-  const serialize::InputContract input{dataset->channels(), augment_options.size};
-  auto model = [&] {
-    // Ranks that run as threads of one process (the tests) share LibTorch's
-    // global generator: seeding and drawing the initial weights must not interleave.
-    static std::mutex global_generator;
-    std::lock_guard<std::mutex> lock(global_generator);
-    torch::manual_seed(static_cast<uint64_t>(tc.seed));
-    return models::build_model(config.model, dataset->channels(), augment_options.size);
-  }();
-  if (reader) reader->load_model(model);
-  else serialize::maybe_import_weights(config.model, model);
-  model->to(device);
-  const bool channels_last = resolve_channels_last(tc.channels_last, device);
-  if (channels_last) models::to_channels_last(*model);
-  model->train();
-  const auto& dc = config.distributed;
-  if (comm && dc.sync_bn) models::set_batch_norm_sync(*model, comm);
-
-  const double peak_lr = optim::scaled_lr(
-      config.optim.lr_base.value_or(config.optim.lr_scaling == "linear" ? 0.3 : 0.075), tc.batch_size,
-      config.optim.lr_scaling);
-  optim::Lars optimizer(model->parameters(),
-                        {config.optim.momentum, config.optim.weight_decay, config.optim.lars_trust,
-                         config.optim.optimizer == "lars"});
-  // fp16 (CUDA only) needs loss scaling; for bf16 and fp32 this is the identity.
-  LossScaler scaler(precision == Precision::kFp16);
-  const auto parameters = model->parameters();
-  serialize::TrainState state;
-  if (reader) {
-    reader->load_optimizer(optimizer);
-    state = reader->state();
-  }
-  std::unique_ptr<distributed::GradientAverager> gradient_averager;
-  if (comm) {
-    broadcast_start(model, optimizer, state, *comm);
-    gradient_averager = std::make_unique<distributed::GradientAverager>(parameters, comm, dc.bucket_mb);
-    comm->reset_traffic();
-  }
-  const Parallel parallel{comm.get(), dc.global_negatives, gradient_averager.get()};
-  interrupt_point("model");
-
-  pipeline::ContrastiveLoader loader(
-      dataset, augment::SimclrAugment(augment_options),
-      {tc.batch_size, workers, static_cast<int>(config.data.prefetch), static_cast<uint64_t>(tc.seed), true,
-       comm ? comm->rank() : 0, world, /*pin_memory=*/device.is_cuda()});
-  const int64_t per_epoch = loader.batches_per_epoch();
-  // The schedule runs over steps, or over seconds for a wall-clock budget.
-  const bool by_time = tc.minutes > 0;
-  const double total =
-      by_time ? tc.minutes * 60.0
-              : static_cast<double>(tc.steps > 0 ? tc.steps : optim::epoch_budget_steps(tc.epochs, per_epoch));
-  const double warmup = config.optim.lr_warmup_fraction * total;
-  if (!by_time && main_rank) {
-    if (const auto w = optim::schedule_warning(total, config.optim.lr_warmup_fraction)) spdlog::warn("{}", *w);
-  }
-
-  auto done = [&] {
-    if (by_time) return state.elapsed_seconds >= total;
-    return static_cast<double>(state.step) >= total;
-  };
-  PretrainResult result;
-  result.checkpoint = checkpoint_path;
-  if (resume && done()) {
-    // Every rank knows the state and the config by now, so all return here.
+  // A resumed run whose budget is spent. Every rank knows the state and the
+  // config by now, so all return here; no file is touched.
+  PretrainResult already_complete() {
     spdlog::info("'{}' is complete: step {} of a budget of {} {}; nothing to do (give a larger --steps, --epochs or "
                  "--minutes to train on)",
-                 run_dir, state.step, by_time ? tc.minutes : total, by_time ? "minutes" : "steps");
-    result.state = state;
-    result.already_complete = true;
-    return result;
+                 run_dir_, state_.step, budget_.given, budget_.unit());
+    result_.state = state_;
+    result_.already_complete = true;
+    return result_;
   }
 
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  AppendFile metrics;  // rank 0 only
-  int64_t saved_step = resume ? state.step : -1;
-  // A metrics line that cannot be written stops the run: a run whose log has
-  // holes would mislead whoever reads it later.
-  auto record = [&](const nlohmann::json& line) {
-    if (!main_rank) return;
-    try {
-      metrics.append(line.dump() + "\n");
-    } catch (const WriteError& e) {
-      throw WriteError(fmt::format("{}. The run stops at step {}; {}", e.what(), state.step,
-                                   saved_step >= 0 ? fmt::format("its checkpoint of step {} in '{}' is intact: free "
-                                                                 "space and continue with --resume",
-                                                                 saved_step, run_dir)
-                                                   : std::string("it has no checkpoint yet")),
-                       e.error_number);
-    }
-  };
-  if (main_rank) {
-    write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config::to_yaml(config));
-    if (resume) truncate_metrics(metrics_path, state.step);
-    else write_text_atomically(metrics_path, "");
-    metrics = AppendFile(metrics_path);
-    if (resume) {
-      // Each resume, with what it changed, in a file of its own: metrics.jsonl
-      // readers expect step lines.
-      nlohmann::json changed = nlohmann::json::object();
-      for (const auto& c : changes) changed[c.key] = {{"before", c.before}, {"after", c.after}};
-      const std::string resumes_path = (fs::path(run_dir) / "resumes.jsonl").string();
-      std::ifstream in(resumes_path);
-      std::string text(std::istreambuf_iterator<char>(in), {});
-      text += nlohmann::json{{"step", state.step}, {"resumed_from", reader->path()}, {"changes", changed}}.dump() + "\n";
-      write_text_atomically(resumes_path, text);
-    }
-  }
-
-  spdlog::info("data: {}", dataset->describe());
-  spdlog::info("augment: {}", augment_options.describe());
-  int64_t n_params = 0;
-  for (const auto& p : model->parameters()) n_params += p.numel();
-  spdlog::info("model: {}, h dim {}, {:.2f}M parameters | {} {} | {} | {}", model->encoder->summary(),
-               model->encoder->feature_dim(), n_params / 1e6, device.str(), to_string(precision), threads.describe(),
-               describe_compute());
-  for (const auto& w : compute_warnings(comm ? comm->local_world_size() : 1)) spdlog::warn("{}", w);
-  if (comm) {
-    spdlog::info("data parallel: {} ranks x {} images = global batch {}; {} gradient buckets of {:g} MB; global "
-                 "negatives {}, global batch norm {}; rank 0 writes the run directory",
-                 world, tc.batch_size / world, tc.batch_size, gradient_averager->bucket_count(), dc.bucket_mb,
-                 dc.global_negatives ? "on" : "off", dc.sync_bn ? "on" : "off");
-  }
-  spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr,
-               config.optim.lr_scaling, by_time ? tc.minutes : total, by_time ? "minutes" : "steps", per_epoch,
-               resume ? fmt::format(", resuming at step {}", state.step) : "");
-
-  // The online kNN monitor: a weighted kNN on part of the labeled splits,
-  // every eval.knn_every_steps steps or eval.knn_every_epochs epochs and at
-  // the end, into metrics.jsonl.
-  std::shared_ptr<data::Dataset> knn_bank, knn_queries;
-  const bool monitor_wanted = config.eval.knn_every_steps > 0 || config.eval.knn_every_epochs > 0;
-  if (monitor_wanted && !data::has_test_split(config.data) && !config.eval.test_on_train) {
-    spdlog::warn("kNN monitor off: '{}' has no test split, and scoring the training images would overstate it "
-                 "(--eval.test_on_train true scores them anyway)",
-                 config.data.path);
-  } else if (monitor_wanted) {
-    auto labeled = data::open_dataset(config.data, data::Split::kTrain);
-    auto test = data::open_dataset(config.data, data::Split::kTest);
-    if (labeled->num_classes() > 0 && labeled->label(0) >= 0 && test->label(0) >= 0) {
-      knn_bank = std::make_shared<data::SubsetDataset>(
-          labeled, data::evenly_spaced(labeled->size(), static_cast<size_t>(config.eval.knn_monitor_train)));
-      knn_queries = std::make_shared<data::SubsetDataset>(
-          test, data::evenly_spaced(test->size(), static_cast<size_t>(config.eval.knn_monitor_test)));
+  // Rank 0: config.yaml, metrics.jsonl (cut back to the checkpoint on
+  // resume) and, for a resume, its line in resumes.jsonl.
+  void open_run_files() {
+    write_text_atomically((fs::path(run_dir_) / "config.yaml").string(), config::to_yaml(config_));
+    if (resume_) {
+      truncate_metrics(metrics_path_, state_.step);
+      saved_step_ = state_.step;
     } else {
-      spdlog::warn("kNN monitor off: '{}' has no labels", config.data.path);
+      write_text_atomically(metrics_path_, "");
     }
+    metrics_ = AppendFile(metrics_path_);
+    if (!resume_) return;
+    // Each resume, with what it changed, in a file of its own: metrics.jsonl
+    // readers expect step lines.
+    nlohmann::json changed = nlohmann::json::object();
+    for (const auto& c : changes_) changed[c.key] = {{"before", c.before}, {"after", c.after}};
+    const std::string resumes_path = (fs::path(run_dir_) / "resumes.jsonl").string();
+    std::ifstream in(resumes_path);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    text += nlohmann::json{{"step", state_.step}, {"resumed_from", reader_->path()}, {"changes", changed}}.dump() +
+            "\n";
+    write_text_atomically(resumes_path, text);
   }
-  auto knn_monitor = [&] {
-    const auto t0 = Clock::now();
-    eval::FeatureOptions fo;
-    fo.size = augment_options.size;
-    fo.batch_size = config.eval.batch_size;
-    fo.workers = workers;
-    fo.channels_last = channels_last;
-    fo.precision = precision;
-    const auto bank = eval::extract_features(model->encoder, knn_bank, fo);
-    const auto queries = eval::extract_features(model->encoder, knn_queries, fo);
-    eval::KnnOptions ko;
-    ko.k = config.eval.knn_k;
-    ko.temperature = config.eval.knn_temperature;
-    const auto r = eval::knn_classify(bank, queries, knn_bank->num_classes(), ko);
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    record({{"step", state.step}, {"knn_top1", r.top1}, {"knn_top5", r.top5}, {"knn_bank", bank.x.size(0)},
-            {"knn_queries", queries.x.size(0)}, {"knn_seconds", seconds}});
-    spdlog::info("kNN monitor at step {}: top-1 {:.2f}% top-5 {:.2f}% ({} train / {} test images, {:.1f} s)",
-                 state.step, 100 * r.top1, 100 * r.top5, bank.x.size(0), queries.x.size(0), seconds);
-  };
 
-  // After --resume-previous the latest checkpoint is the damaged one: the
-  // first save replaces it without keeping it as the previous.
-  bool keep_previous = !options.resume_previous;
-  auto save = [&] {
-    if (!main_rank) return;
-    serialize::save_checkpoint(checkpoint_path, config, model, optimizer, state, input, keep_previous);
-    keep_previous = true;
-    saved_step = state.step;
-  };
+  void log_start() const {
+    const auto& tc = config_.train;
+    const auto& dc = config_.distributed;
+    spdlog::info("data: {}", dataset_->describe());
+    spdlog::info("augment: {}", augment_.describe());
+    int64_t n_params = 0;
+    for (const auto& p : parameters_) n_params += p.numel();
+    spdlog::info("model: {}, h dim {}, {:.2f}M parameters | {} {} | {} | {}", model_->encoder->summary(),
+                 model_->encoder->feature_dim(), n_params / 1e6, device_.str(), to_string(precision_),
+                 threads_.describe(), describe_compute());
+    for (const auto& w : compute_warnings(comm_ ? comm_->local_world_size() : 1)) spdlog::warn("{}", w);
+    if (comm_) {
+      spdlog::info("data parallel: {} ranks x {} images = global batch {}; {} gradient buckets of {:g} MB; global "
+                   "negatives {}, global batch norm {}; rank 0 writes the run directory",
+                   world_, tc.batch_size / world_, tc.batch_size, gradient_averager_->bucket_count(), dc.bucket_mb,
+                   dc.global_negatives ? "on" : "off", dc.sync_bn ? "on" : "off");
+    }
+    spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr_,
+                 config_.optim.lr_scaling, budget_.given, budget_.unit(), per_epoch_,
+                 resume_ ? fmt::format(", resuming at step {}", state_.step) : "");
+  }
 
-  int64_t steps_here = 0;
-  double longest_step = 0;
-  double seconds_here = 0, wait_here = 0;  // wait: time the model waited for the loader
-  bool warned_starving = false;
-  auto last_log = Clock::now(), last_live = Clock::now();
-  const bool live = main_rank && ::isatty(STDERR_FILENO) != 0;
-  bool epoch_open = false;
-  while (!done()) {
-    if (!epoch_open) {
-      loader.start_epoch(state.epoch, state.batch_in_epoch);
-      epoch_open = true;
+  // --- the loop -----------------------------------------------------------
+
+  void train_loop() {
+    live_ = main_rank_ && ::isatty(STDERR_FILENO) != 0;
+    last_log_ = last_live_ = Clock::now();
+    bool epoch_open = false;
+    while (!budget_.done(state_)) {
+      if (!epoch_open) {
+        loader_->start_epoch(state_.epoch, state_.batch_in_epoch);
+        epoch_open = true;
+      }
+      const auto t0 = Clock::now();
+      auto batch = loader_->next();
+      if (!batch) {  // the loader ran out: the epoch is over
+        ++state_.epoch;
+        state_.batch_in_epoch = 0;
+        epoch_open = false;
+        continue;
+      }
+      StepReport step = train_step(*batch, t0);
+      if (step.epoch_ended) epoch_open = false;
+      record_step(step);
+      run_monitor(step);
+      if (!comm_ && interrupted()) step.stop = true;  // a signal while recording or monitoring
+      const bool save_now = config_.train.checkpoint_every > 0 && state_.step % config_.train.checkpoint_every == 0;
+      if (save_now || step.stop) save();
+      if (step.stop) {
+        result_.interrupted = true;
+        break;
+      }
+      log_progress(step);
     }
-    const auto t0 = Clock::now();
-    auto batch = loader.next();
-    const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!batch) {
-      ++state.epoch;
-      state.batch_in_epoch = 0;
-      epoch_open = false;
-      continue;
-    }
-    const double lr = optim::warmup_cosine(by_time ? state.elapsed_seconds : static_cast<double>(state.step), total,
-                                           warmup, peak_lr);
-    optimizer.set_lr(lr);
-    const int64_t n = batch->view1.size(0);
+    if (live_) fmt::print(stderr, "\r\033[K");
+  }
+
+  // The optimizer step on one batch (started at t0, when the loader was
+  // asked for it), then the run's position moved past it.
+  StepReport train_step(const pipeline::ViewBatch& batch, Clock::time_point t0) {
+    StepReport r;
+    r.waited = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.epoch = batch.epoch;
+    r.pairs = batch.view1.size(0) * world_;
+    r.lr = optim::warmup_cosine(budget_.position(state_), budget_.total, budget_.warmup, peak_lr_);
+    optimizer_->set_lr(r.lr);
     // Pinned (on CUDA), so the copy runs asynchronously on the current stream.
-    auto x = batch->views.to(device, /*non_blocking=*/batch->views.is_pinned());
-    if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    if (comm) comm->set_step(state.step);
-    const auto out = forward_loss(model, x, config.loss, precision, device, parallel);
-    double loss_value = out.loss.item<double>();
-    double top1 = out.top1.item<double>();
-    if (comm) {  // the global batch's loss: the mean of the ranks' (equal-sized) losses
-      const auto sums = comm->sum({loss_value, top1});
-      loss_value = sums[0] / world;
-      top1 = sums[1] / world;
+    auto x = batch.views.to(device_, /*non_blocking=*/batch.views.is_pinned());
+    if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (comm_) comm_->set_step(state_.step);
+    const auto out = forward_loss(model_, x, config_.loss, precision_, device_, parallel_);
+    r.loss = out.loss.item<double>();
+    r.top1 = out.top1.item<double>();
+    if (comm_) {  // the global batch's loss: the mean of the ranks' (equal-sized) losses
+      const auto sums = comm_->sum({r.loss, r.top1});
+      r.loss = sums[0] / world_;
+      r.top1 = sums[1] / world_;
     }
-    if (!std::isfinite(loss_value)) {
+    if (!std::isfinite(r.loss)) {
       throw DivergedError(fmt::format("the loss became {} at step {} (lr {:.4g}); lower --optim.lr_base or use "
                                       "--train.precision fp32. The last checkpoint in '{}' is intact: fix the "
                                       "setting and continue with --resume",
-                                      loss_value, state.step, lr, run_dir),
-                          state.step);
+                                      r.loss, state_.step, r.lr, run_dir_),
+                          state_.step);
     }
-    if (!backward_and_step(out.loss, optimizer, scaler, parameters, parallel)) {
-      spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state.step,
-                   scaler.scale());
+    if (!backward_and_step(out.loss, *optimizer_, scaler_, parameters_, parallel_)) {
+      spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state_.step,
+                   scaler_.scale());
     }
-
-    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     signal_point("training");
-    bool stop_requested = false;
-    ++state.step;
-    ++state.batch_in_epoch;
-    bool epoch_ended = false;
-    if (state.batch_in_epoch == per_epoch) {  // close the epoch now so checkpoints point at the next one
-      ++state.epoch;
-      state.batch_in_epoch = 0;
-      epoch_open = false;
-      epoch_ended = true;
+
+    ++state_.step;
+    ++state_.batch_in_epoch;
+    if (state_.batch_in_epoch == per_epoch_) {  // close the epoch now so checkpoints point at the next one
+      ++state_.epoch;
+      state_.batch_in_epoch = 0;
+      r.epoch_ended = true;
     }
-    if (comm) {
+    if (comm_) {
       // Every rank must agree on when the run ends: the mean step time feeds
       // wall-clock budgets, and a stop request on any rank stops them all.
-      serialize::TrainState next = state;
-      next.elapsed_seconds += dt;
-      const auto sums = comm->sum({dt, (stop && stop(next)) || interrupted() ? 1.0 : 0.0});
-      dt = sums[0] / world;
-      stop_requested = sums[1] > 0;
+      serialize::TrainState next = state_;
+      next.elapsed_seconds += r.seconds;
+      const auto sums = comm_->sum({r.seconds, (options_.stop && options_.stop(next)) || interrupted() ? 1.0 : 0.0});
+      r.seconds = sums[0] / world_;
+      r.stop = sums[1] > 0;
     }
-    state.elapsed_seconds += dt;
+    state_.elapsed_seconds += r.seconds;
+    if (!comm_) r.stop = (options_.stop && options_.stop(state_)) || interrupted();
     // A signal ends the run after this step and a checkpoint: give the
     // watchdog room for both (a save takes about as long as a step here).
-    longest_step = std::max(longest_step, dt);
-    set_interrupt_grace_seconds(std::max(10.0, 4 * longest_step + 10));
-    ++steps_here;
-    seconds_here += dt;
-    result.step_seconds.push_back(dt);
-    wait_here += waited;
-    result.last_loss = loss_value;
+    longest_step_ = std::max(longest_step_, r.seconds);
+    set_interrupt_grace_seconds(std::max(10.0, 4 * longest_step_ + 10));
+    ++steps_here_;
+    seconds_here_ += r.seconds;
+    wait_here_ += r.waited;
+    result_.step_seconds.push_back(r.seconds);
+    result_.last_loss = r.loss;
+    return r;
+  }
 
-    nlohmann::json line = {{"step", state.step},      {"epoch", batch->epoch},
-                           {"loss", loss_value},       {"lr", lr},
-                           {"contrastive_top1", top1},
-                           {"pairs_per_s", n * world / dt}, {"data_wait_s", waited},
-                           {"elapsed_s", state.elapsed_seconds}};
-    record(line);
+  void record_step(const StepReport& r) {
+    record({{"step", state_.step},
+            {"epoch", r.epoch},
+            {"loss", r.loss},
+            {"lr", r.lr},
+            {"contrastive_top1", r.top1},
+            {"pairs_per_s", r.pairs / r.seconds},
+            {"data_wait_s", r.waited},
+            {"elapsed_s", state_.elapsed_seconds}});
+  }
 
-    // Every rank runs the monitor (only rank 0 logs and writes it): were the
-    // others to wait in their next collective instead, a monitor longer than
-    // distributed.timeout_seconds would read as a dead rank 0.
-    const auto& ec = config.eval;
-    if (knn_bank && ((ec.knn_every_steps > 0 && state.step % ec.knn_every_steps == 0) ||
-                     (ec.knn_every_epochs > 0 && epoch_ended && state.epoch % ec.knn_every_epochs == 0) || done())) {
-      try {
-        knn_monitor();
-      } catch (const Interrupted&) {
-        // A signal during the monitor: the step is done, so save it below.
-        if (comm) throw;  // the other ranks would wait for this one; its last checkpoint stands
-      }
-    }
-    const bool stopping = comm ? stop_requested : (stop && stop(state)) || interrupted();
-    if ((tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) || stopping) save();
-    if (stopping) {
-      result.interrupted = true;
-      break;
-    }
-    // A live line rewritten in place on a terminal, and a full log line
-    // every train.log_every_seconds (the only output when piped to a file).
-    const double since_log = std::chrono::duration<double>(Clock::now() - last_log).count();
-    const double since_live = std::chrono::duration<double>(Clock::now() - last_live).count();
-    const bool log_now = since_log >= tc.log_every_seconds || done();
-    if (log_now || (live && since_live >= 0.5)) {
-      const double rate = steps_here / seconds_here;
-      const double left = by_time ? total - state.elapsed_seconds : (total - state.step) / rate;
-      const std::string line =
-          fmt::format("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}",
-                      state.step, by_time ? "" : fmt::format("/{:.0f}", total), batch->epoch, loss_value,
-                      top1, lr, rate * tc.batch_size, format_duration(left));
-      if (live) fmt::print(stderr, "\r\033[K{}", log_now ? "" : line);
-      if (log_now) {
-        spdlog::info("{}", line);
-        last_log = Clock::now();
-        // The first batch includes the workers' start; judge from step 20 on.
-        const double wait_share = wait_here / seconds_here;
-        if (steps_here >= 20 && wait_share > 0.1 && !warned_starving) {
-          spdlog::warn("the model waited for data {:.0f}% of the time: the loader is the bottleneck; raise "
-                       "--data.workers (now {})",
-                       100 * wait_share, workers);
-          warned_starving = true;
-        }
-      }
-      last_live = Clock::now();
+  // Every rank runs the monitor (only rank 0 writes it): were the others to
+  // wait in their next collective instead, a monitor longer than
+  // distributed.timeout_seconds would read as a dead rank 0.
+  void run_monitor(StepReport& step) {
+    if (!monitor_->due(state_.step, state_.epoch, step.epoch_ended, budget_.done(state_))) return;
+    eval::FeatureOptions fo;
+    fo.size = augment_.size;
+    fo.batch_size = config_.eval.batch_size;
+    fo.workers = threads_.loader_workers;
+    fo.channels_last = channels_last_;
+    fo.precision = precision_;
+    try {
+      record(monitor_->run(model_->encoder, fo, state_.step));
+    } catch (const Interrupted&) {
+      // A signal during the monitor: the step is done, so save it and stop.
+      if (comm_) throw;  // the other ranks would wait for this one; its last checkpoint stands
+      step.stop = true;
     }
   }
-  if (live) fmt::print(stderr, "\r\033[K");
-  if (!result.interrupted) save();
-  result.signal = interrupt_signal();
-  result.state = state;
-  result.mean_pairs_per_s = seconds_here > 0 ? steps_here * tc.batch_size / seconds_here : 0;
-  result.data_wait_fraction = seconds_here > 0 ? wait_here / seconds_here : 0;
-  if (comm && steps_here > 0) {
-    const auto traffic = comm->traffic();
-    result.payload_bytes_per_step = static_cast<double>(traffic.payload_bytes) / steps_here;
-    result.sent_bytes_per_step = static_cast<double>(traffic.sent_bytes) / steps_here;
-    spdlog::info("data parallel: {:.2f} MB of tensors all-reduced or gathered per step ({:.2f} MB sent by this rank "
-                 "with ring algorithms), {} collectives per step",
-                 result.payload_bytes_per_step / 1e6, result.sent_bytes_per_step / 1e6,
-                 traffic.collectives / steps_here);
+
+  // A live line rewritten in place on a terminal, and a full log line every
+  // train.log_every_seconds (the only output when piped to a file).
+  void log_progress(const StepReport& step) {
+    const auto& tc = config_.train;
+    const double since_log = std::chrono::duration<double>(Clock::now() - last_log_).count();
+    const double since_live = std::chrono::duration<double>(Clock::now() - last_live_).count();
+    const bool log_now = since_log >= tc.log_every_seconds || budget_.done(state_);
+    if (!log_now && !(live_ && since_live >= 0.5)) return;
+    const double rate = steps_here_ / seconds_here_;
+    const double left = budget_.by_time ? budget_.total - state_.elapsed_seconds : (budget_.total - state_.step) / rate;
+    const std::string line =
+        fmt::format("step {}{} | epoch {} | loss {:.4f} | top1 {:.3f} | lr {:.4g} | {:.1f} pairs/s | ETA {}",
+                    state_.step, budget_.by_time ? "" : fmt::format("/{:.0f}", budget_.total), step.epoch, step.loss,
+                    step.top1, step.lr, rate * tc.batch_size, format_duration(left));
+    if (live_) fmt::print(stderr, "\r\033[K{}", log_now ? "" : line);
+    if (log_now) {
+      spdlog::info("{}", line);
+      last_log_ = Clock::now();
+      // The first batch includes the workers' start; judge from step 20 on.
+      const double wait_share = wait_here_ / seconds_here_;
+      if (steps_here_ >= 20 && wait_share > 0.1 && !warned_starving_) {
+        spdlog::warn("the model waited for data {:.0f}% of the time: the loader is the bottleneck; raise "
+                     "--data.workers (now {})",
+                     100 * wait_share, threads_.loader_workers);
+        warned_starving_ = true;
+      }
+    }
+    last_live_ = Clock::now();
   }
-  return result;
+
+  // A metrics line that cannot be written stops the run: a run whose log
+  // has holes would mislead whoever reads it later. Rank 0 only.
+  void record(const nlohmann::json& line) {
+    if (!main_rank_) return;
+    try {
+      metrics_.append(line.dump() + "\n");
+    } catch (const WriteError& e) {
+      throw WriteError(fmt::format("{}. The run stops at step {}; {}", e.what(), state_.step,
+                                   saved_step_ >= 0
+                                       ? fmt::format("its checkpoint of step {} in '{}' is intact: free space and "
+                                                     "continue with --resume",
+                                                     saved_step_, run_dir_)
+                                       : std::string("it has no checkpoint yet")),
+                       e.error_number);
+    }
+  }
+
+  void save() {
+    if (!main_rank_) return;
+    serialize::save_checkpoint(checkpoint_path_, config_, model_, *optimizer_, state_, input_, keep_previous_);
+    keep_previous_ = true;
+    saved_step_ = state_.step;
+  }
+
+  // --- the end ------------------------------------------------------------
+
+  // The last checkpoint (an interrupted run saved its own), and what this
+  // invocation did.
+  PretrainResult finish() {
+    if (!result_.interrupted) save();
+    result_.signal = interrupt_signal();
+    result_.state = state_;
+    result_.mean_pairs_per_s = seconds_here_ > 0 ? steps_here_ * config_.train.batch_size / seconds_here_ : 0;
+    result_.data_wait_fraction = seconds_here_ > 0 ? wait_here_ / seconds_here_ : 0;
+    if (comm_ && steps_here_ > 0) {
+      const auto traffic = comm_->traffic();
+      result_.payload_bytes_per_step = static_cast<double>(traffic.payload_bytes) / steps_here_;
+      result_.sent_bytes_per_step = static_cast<double>(traffic.sent_bytes) / steps_here_;
+      spdlog::info("data parallel: {:.2f} MB of tensors all-reduced or gathered per step ({:.2f} MB sent by this "
+                   "rank with ring algorithms), {} collectives per step",
+                   result_.payload_bytes_per_step / 1e6, result_.sent_bytes_per_step / 1e6,
+                   traffic.collectives / steps_here_);
+    }
+    return result_;
+  }
+
+  // Inputs.
+  config::Config config_;
+  const std::string run_dir_;
+  const PretrainOptions& options_;
+  std::shared_ptr<distributed::Communicator> comm_;
+  const bool main_rank_;
+  const int world_;
+  const bool resume_;
+  const std::string checkpoint_path_, metrics_path_;
+
+  // Set-up (rank 0's run directory, then every rank's compute, model and data).
+  std::unique_ptr<io::RunLock> lock_;
+  std::unique_ptr<serialize::CheckpointReader> reader_;
+  std::vector<config::Change> changes_;
+  ThreadPlan threads_;
+  torch::Device device_ = torch::kCPU;
+  Precision precision_ = Precision::kFp32;
+  bool channels_last_ = false;
+  std::shared_ptr<data::Dataset> dataset_;
+  augment::AugmentOptions augment_;
+  serialize::InputContract input_;
+  models::SimclrModel model_{nullptr};
+  std::unique_ptr<optim::Lars> optimizer_;
+  LossScaler scaler_{false};
+  std::vector<torch::Tensor> parameters_;
+  std::unique_ptr<distributed::GradientAverager> gradient_averager_;
+  Parallel parallel_;
+  std::unique_ptr<pipeline::ContrastiveLoader> loader_;
+  int64_t per_epoch_ = 0;
+  Budget budget_;
+  double peak_lr_ = 0;
+  std::unique_ptr<KnnMonitor> monitor_;
+
+  // The run's position and files.
+  serialize::TrainState state_;
+  AppendFile metrics_;
+  int64_t saved_step_ = -1;  // the step of the checkpoint on disk, -1 before the first
+  bool keep_previous_;
+
+  // This invocation's progress.
+  int64_t steps_here_ = 0;
+  double longest_step_ = 0, seconds_here_ = 0, wait_here_ = 0;
+  bool warned_starving_ = false, live_ = false;
+  Clock::time_point last_log_, last_live_;
+  PretrainResult result_;
+};
+
+}  // namespace
+
+PretrainResult pretrain(config::Config config, const std::string& run_dir, const PretrainOptions& options,
+                        std::shared_ptr<distributed::Communicator> comm) {
+  return PretrainRun(std::move(config), run_dir, options, std::move(comm)).run();
 }
 
 }  // namespace simclr::train
