@@ -22,7 +22,7 @@ const std::map<std::string, std::string> kAliases = {
     {"train.steps", "--steps"},       {"train.minutes", "--minutes"},       {"train.threads", "--threads"},
     {"train.seed", "--seed"},         {"loss.temperature", "--temperature"}, {"train.precision", "--precision"},
     {"eval.knn_k", "--k"},            {"finetune.label_fraction", "--label-fraction"},
-    {"eval.feature_layer", "--layer"},
+    {"eval.feature_layer", "--layer"}, {"train.recipe", "--recipe"},
 };
 }  // namespace
 

@@ -56,10 +56,11 @@ class IdxImages(torch.utils.data.Dataset):
     """Fashion-MNIST from the Debian package's gzip IDX files, held in memory
     like torchvision.datasets.FashionMNIST, served as PIL 'L' images."""
 
-    def __init__(self, root, transform):
-        with gzip.open(os.path.join(root, "train-images-idx3-ubyte.gz")) as f:
+    def __init__(self, root, transform, split="train"):
+        prefix = "train" if split == "train" else "t10k"
+        with gzip.open(os.path.join(root, f"{prefix}-images-idx3-ubyte.gz")) as f:
             self.images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-        with gzip.open(os.path.join(root, "train-labels-idx1-ubyte.gz")) as f:
+        with gzip.open(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz")) as f:
             self.labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
         self.transform = transform
 

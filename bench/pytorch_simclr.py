@@ -18,9 +18,20 @@ torch.compile. --arch resnet50 is torchvision's ResNet-50 (ImageNet stem) at
 Prints one JSON line: pairs per second over the timed steps (wall clock,
 waiting for data included), the process's peak RSS and, on CUDA, the peak
 GPU memory allocated by tensors.
+
+Training mode (--minutes M, used by bench/time_to_accuracy.py): trains for M
+minutes of wall clock, then writes the encoder's features h of the train and
+test images (no augmentation, eval mode, fp32) to --features FILE.npz.
+--recipe as-written is the script a user writes from the tutorials: SGD
+with momentum 0.9 at a constant lr 0.3, temperature 0.5, weight decay 1e-6.
+--recipe tuned is LARS (BN and bias excluded from adaptation and decay, as
+simclr's optim/lars.h), a linear warm-up then cosine decay over the wall-clock
+budget, with the peak lr, temperature, warm-up and weight decay given by
+--lr/--tau/--warmup-fraction/--wd (the driver passes simclr's recipe).
 """
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -81,6 +92,52 @@ class SimCLR(nn.Module):
         return self.head(self.encoder(x))
 
 
+class Lars(torch.optim.Optimizer):
+    """SimCLR's LARS: weights (dim > 1) get weight decay and the trust ratio
+    eta*||w||/||g||; BN parameters and biases neither."""
+
+    def __init__(self, params, lr, momentum=0.9, weight_decay=1e-6, eta=1e-3):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for w in group["params"]:
+                if w.grad is None:
+                    continue
+                g = w.grad
+                if w.dim() > 1:
+                    g = g.add(w, alpha=group["weight_decay"])
+                    wn, gn = torch.norm(w), torch.norm(g)
+                    trust = torch.where((wn > 0) & (gn > 0), group["eta"] * wn / gn, torch.ones_like(wn))
+                    g = g * trust
+                state = self.state[w]
+                if "v" not in state:
+                    state["v"] = torch.zeros_like(w)
+                v = state["v"]
+                v.mul_(group["momentum"]).add_(g, alpha=group["lr"])
+                w.sub_(v)
+
+
+def warmup_cosine(t, total, warmup, peak):
+    if t < warmup:
+        return peak * t / warmup
+    return peak * (1 + math.cos(math.pi * min(t - warmup, total - warmup) / max(total - warmup, 1e-9))) / 2
+
+
+@torch.no_grad()
+def features(model, dataset, batch, device):
+    """h of every image of `dataset` (plain tensors, no augmentation), eval mode, fp32."""
+    model.eval()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=0)
+    hs, ys = [], []
+    for x, y in loader:
+        hs.append(model.encoder(x.to(device)).float().cpu())
+        ys.append(y)
+    model.train()
+    return torch.cat(hs).numpy(), torch.cat(ys).numpy()
+
+
 def nt_xent(z1, z2, tau):
     z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
     n = z1.shape[0]
@@ -105,7 +162,17 @@ def main():
     p.add_argument("--arch", choices=["resnet18", "resnet50"], default="resnet18",
                    help="resnet18: CIFAR stem at --width; resnet50: torchvision's")
     p.add_argument("--size", type=int, default=0, help="crop size (default: the images' own, 32 or 28)")
+    p.add_argument("--minutes", type=float, default=0, help="training mode: train this long, then write --features")
+    p.add_argument("--recipe", choices=["as-written", "tuned"], default="as-written")
+    p.add_argument("--lr", type=float, default=0.3, help="tuned: peak lr (as-written: constant 0.3)")
+    p.add_argument("--tau", type=float, default=0.5)
+    p.add_argument("--warmup-fraction", type=float, default=0.1, help="tuned: warm-up share of the time")
+    p.add_argument("--wd", type=float, default=1e-6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--features", help="training mode: write h of train and test here (.npz)")
     a = p.parse_args()
+    if a.minutes > 0:
+        return train_for(a)
     cuda = a.device == "cuda"
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -150,6 +217,62 @@ def main():
                       "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else 0,
                       "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": a.workers,
                       "device": a.device, "arch": a.arch, "batch": a.batch}))
+
+
+def train_for(a):
+    """Training mode: --minutes of wall clock, then the features."""
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    plain = torchvision.transforms.ToTensor()
+    if a.dataset == "cifar10-jpeg":
+        dataset = torchvision.datasets.ImageFolder(os.path.join(a.data, "train"), transform=TwoViews(simclr_cifar_transform(32)))
+        probe_sets = [torchvision.datasets.ImageFolder(os.path.join(a.data, s), transform=plain) for s in ("train", "test")]
+        channels = 3
+    else:
+        dataset = IdxImages(a.data, TwoViews(simclr_cifar_transform(28)))
+        probe_sets = [IdxImages(a.data, plain, split) for split in ("train", "test")]
+        channels = 1
+    loader = torch.utils.data.DataLoader(dataset, batch_size=a.batch, shuffle=True, drop_last=True,
+                                         num_workers=a.workers, persistent_workers=a.workers > 0)
+    model = SimCLR(a.width, channels).to(memory_format=torch.channels_last)
+    tuned = a.recipe == "tuned"
+    if tuned:
+        opt = Lars(model.parameters(), lr=0.0, weight_decay=a.wd)
+        tau = a.tau
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9, weight_decay=1e-6)
+        tau = 0.5
+    budget = a.minutes * 60
+    model.train()
+    step, losses, start = 0, [], time.perf_counter()
+    done = False
+    while not done:
+        for (v1, v2), _ in loader:
+            t = time.perf_counter() - start
+            if t >= budget:
+                done = True
+                break
+            if tuned:
+                for g in opt.param_groups:
+                    g["lr"] = warmup_cosine(t, budget, a.warmup_fraction * budget, a.lr)
+            x = torch.cat([v1, v2]).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                z = model(x)
+            loss = nt_xent(z[: v1.shape[0]], z[v1.shape[0]:], tau)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+    trained = time.perf_counter() - start
+    (htr, ytr), (hte, yte) = (features(model, d, 512, "cpu") for d in probe_sets)
+    if a.features:
+        import numpy as np
+        np.savez(a.features, train_h=htr, train_y=ytr, test_h=hte, test_y=yte)
+    print(json.dumps({"program": f"pytorch-{a.recipe}", "steps": step, "seconds": trained,
+                      "epochs": step * a.batch / len(dataset), "last_loss": losses[-1] if losses else None,
+                      "pairs_per_s": step * a.batch / trained, "lr": a.lr if tuned else 0.3, "tau": tau,
+                      "optimizer": "lars" if tuned else "sgd", "torch": torch.__version__, "seed": a.seed}))
 
 
 if __name__ == "__main__":

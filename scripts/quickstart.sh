@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 MINUTES=${MINUTES:-5}
 RUN=${RUN:-runs/quickstart-$(date +%Y%m%d-%H%M%S)}
-build/simclr pretrain --out "$RUN" --config configs/fashion-mnist-10min.yaml --minutes "$MINUTES"
+# Nothing but the model and the budget: the learning rate, warm-up,
+# temperature and weight decay are the recipe's for this budget (printed at
+# start, saved as recipe.json; docs/recipes.md).
+build/simclr pretrain --out "$RUN" --width 32 --minutes "$MINUTES"
 build/simclr linear-eval --checkpoint "$RUN"
-echo "run directory: $RUN (config.yaml, metrics.jsonl, checkpoint.pt, linear_eval.json)"
+echo "run directory: $RUN (config.yaml, recipe.json, metrics.jsonl, checkpoint.pt, linear_eval.json)"

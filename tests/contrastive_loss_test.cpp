@@ -32,13 +32,13 @@ double brute_force(const torch::Tensor& z1, const torch::Tensor& z2, const confi
     const auto& used = c.semi_hard && !farther.empty() ? farther : negs;
     double anchor = 0;
     if (c.name == "nt_xent") {
-      double denom = std::exp(pos / c.temperature);
-      for (double v : negs) denom += std::exp(v / c.temperature);
-      anchor = -(pos / c.temperature - std::log(denom));
+      double denom = std::exp(pos / *c.temperature);
+      for (double v : negs) denom += std::exp(v / *c.temperature);
+      anchor = -(pos / *c.temperature - std::log(denom));
     } else if (c.name == "nt_logistic") {
       double neg = 0;
-      for (double v : used) neg += log_sigmoid(-v / c.temperature);
-      anchor = -log_sigmoid(pos / c.temperature) - neg / static_cast<double>(used.size());
+      for (double v : used) neg += log_sigmoid(-v / *c.temperature);
+      anchor = -log_sigmoid(pos / *c.temperature) - neg / static_cast<double>(used.size());
     } else {
       for (double v : used) anchor += std::max(v - pos + c.margin, 0.0);
       anchor /= static_cast<double>(used.size());

@@ -122,8 +122,8 @@ TEST(Interop, ExportedModuleInPythonGivesTheEmbeddingsOfSimclrEmbed) {
   EXPECT_NE(row1.find("t10k-images-idx3-ubyte.gz#0,0"), std::string::npos) << row1;
   // Python: torch.jit.load, embed the same images, compare.
   python("embed-exported " + run / "enc.pt" + " " + data / "t10k-images-idx3-ubyte.gz" + " " + run / "py.npy");
-  const double diff = std::stod(python("compare " + run / "emb.npy" + " " + run / "py.npy"));
-  EXPECT_LT(diff, 1e-5);
+  const double relative = std::stod(python("compare " + run / "emb.npy" + " " + run / "py.npy"));
+  EXPECT_LT(relative, 1e-5);  // of the largest value; fp32 with other kernel orders
 }
 
 TEST(Interop, TorchvisionWeightsGiveTorchvisionsOutputs) {

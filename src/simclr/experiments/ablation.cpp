@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "simclr/eval/protocols.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/serialize/checkpoint.h"
+#include "simclr/train/recipe.h"
 
 namespace simclr::experiments {
 namespace fs = std::filesystem;
@@ -130,12 +133,12 @@ Grid load_grid(const std::string& path) {
   SIMCLR_CHECK(root.IsMap(), "grid file '{}': the top level must be a map (name, set, seeds, axis/values, cells, pairs)",
                path);
   config::check_unique_yaml_keys(root, fmt::format("grid file '{}'", path));
-  const std::set<std::string> known = {"name",  "config", "set",   "seeds", "eval_layers", "protocol",
-                                       "axis",  "values", "cells", "pairs"};
+  const std::vector<std::string> known = {"name", "config", "set",    "seeds", "eval_layers",
+                                          "protocol", "axis", "values", "cells", "pairs"};
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
-    SIMCLR_CHECK(known.count(key), "grid file '{}': unknown key '{}'; known: name, config, set, seeds, eval_layers, "
-                 "protocol, axis, values, cells, pairs", path, key);
+    SIMCLR_CHECK(std::find(known.begin(), known.end(), key) != known.end(),
+                 "grid file '{}': unknown key '{}'; known: {}", path, key, fmt::join(known, ", "));
   }
   Grid g;
   g.name = root["name"] ? root["name"].as<std::string>() : fs::path(path).stem().string();
@@ -265,6 +268,7 @@ AblationResult run_ablation(const Grid& grid, const std::string& out, const trai
         config::load_yaml_file(ran, (fs::path(dir) / "config.yaml").string());
         ran.train.threads = wanted.train.threads;
         ran.data.workers = wanted.data.workers;
+        train::keep_choices(ran, wanted);
         same = config::to_yaml(ran) == config::to_yaml(wanted);
       } catch (const Error&) {
       }

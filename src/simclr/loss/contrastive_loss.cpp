@@ -14,7 +14,7 @@ using PerAnchor = torch::Tensor (*)(const torch::Tensor& s, const torch::Tensor&
 
 torch::Tensor nt_logistic_per_anchor(const torch::Tensor& s, const torch::Tensor& positive, const torch::Tensor& weights,
                                      const torch::Tensor& count, const LossOptions& c) {
-  const double inv_t = 1.0 / c.temperature;
+  const double inv_t = 1.0 / temperature_of(c);
   const auto neg_terms = torch::log_sigmoid(-s * inv_t) * weights;
   return -torch::log_sigmoid(positive.squeeze(1) * inv_t) - neg_terms.sum(1) / count;
 }
@@ -63,12 +63,19 @@ NtXentOutput contrastive_loss(const torch::Tensor& z1, const torch::Tensor& z2, 
   return losses().at(c.name, "loss.name").compute(z1, z2, c);
 }
 
+double temperature_of(const LossOptions& options) {
+  SIMCLR_CHECK(options.temperature.has_value(),
+               "loss.temperature is unset (auto): a run's recipe sets it (train/recipe.h); set it to use a loss "
+               "on its own");
+  return *options.temperature;
+}
+
 const Registry<LossEntry>& losses() {
   static const Registry<LossEntry> registry(
       "loss", {
                   {"nt_xent", "NT-Xent: softmax cross-entropy over temperature-scaled similarities (SimCLR)",
                    [](const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& c) {
-                     return nt_xent(z1, z2, c.temperature, c.normalize);
+                     return nt_xent(z1, z2, temperature_of(c), c.normalize);
                    }},
                   {"nt_logistic", "NT-Logistic: sigmoid of the scaled positive and negative similarities",
                    pairwise_loss<nt_logistic_per_anchor>},

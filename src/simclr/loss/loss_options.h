@@ -10,10 +10,15 @@ namespace simclr::loss {
 
 struct LossOptions {
   std::string name = "nt_xent";  // a loss of loss::losses() (paper Table 2)
-  double temperature = 0.5;      // nt_xent, nt_logistic
+  // nt_xent, nt_logistic. Unset ("auto") until a run's recipe
+  // (train/recipe.h) fills it; a loss needs it set (temperature_of).
+  std::optional<double> temperature;
   bool normalize = true;         // l2-normalise z (cosine similarity); false: raw dot products
   double margin = 0.5;           // margin triplet's m
   bool semi_hard = false;        // nt_logistic, margin: only negatives farther than the positive
 };
+
+// The temperature of `options`; throws naming loss.temperature when it is unset.
+double temperature_of(const LossOptions& options);
 
 }  // namespace simclr::loss

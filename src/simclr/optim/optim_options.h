@@ -10,11 +10,13 @@ namespace simclr::optim {
 
 struct OptimOptions {
   std::string optimizer = "lars";  // lars | sgd
-  std::string lr_scaling = "sqrt";  // linear: lr_base*B/256 | sqrt: lr_base*sqrt(B)
-  std::optional<double> lr_base;    // unset: 0.3 (linear) or 0.075 (sqrt)
-  double lr_warmup_fraction = 0.1;  // 10 of the paper's 100 epochs
+  // The recipe's keys: unset ("auto") until a run's recipe fills them
+  // (train/recipe.h), from the run's budget and batch; set, they are kept.
+  std::string lr_scaling = "auto";  // linear: lr_base*B/256 | sqrt: lr_base*sqrt(B)
+  std::optional<double> lr_base;
+  std::optional<double> lr_warmup_fraction;  // linear warm-up share of the budget, then cosine
+  std::optional<double> weight_decay;        // not on BN and bias
   double momentum = 0.9;
-  double weight_decay = 1e-6;
   double lars_trust = 0.001;
 };
 

@@ -25,7 +25,9 @@
 #include "simclr/optim/schedule.h"
 #include "simclr/core/precision.h"
 #include "simclr/train/knn_monitor.h"
+#include "simclr/train/recipe.h"
 #include "simclr/train/step.h"
+#include "simclr/train/throughput.h"
 
 namespace simclr::train {
 namespace fs = std::filesystem;
@@ -96,9 +98,10 @@ bool fixed_by_checkpoint(const std::string& key) {
          key == "augment.image_size";
 }
 
-// How the run is carried out, not what it computes: free to change.
+// How the run is carried out, not what it computes: free to change. (The
+// recipe acts only when a run starts; what it chose is in the saved config.)
 bool operational(const std::string& key) {
-  return config::is_budget_key(key) || key == "train.threads" ||
+  return config::is_budget_key(key) || key == "train.threads" || key == "train.recipe" ||
          key == "train.checkpoint_every" || key == "train.log_every_seconds" || key == "train.device" ||
          key == "train.channels_last" || key == "data.workers" || key == "data.prefetch" ||
          key == "data.on_bad_image" || starts_with(key, "eval.") || starts_with(key, "finetune.") ||
@@ -162,7 +165,7 @@ Budget make_budget(const config::Config& config, int64_t batches_per_epoch) {
   b.total = b.by_time ? tc.minutes * 60.0
                       : static_cast<double>(tc.steps > 0 ? tc.steps
                                                          : optim::epoch_budget_steps(tc.epochs, batches_per_epoch));
-  b.warmup = config.optim.lr_warmup_fraction * b.total;
+  b.warmup = config.optim.lr_warmup_fraction.value() * b.total;
   b.given = b.by_time ? tc.minutes : b.total;
   return b;
 }
@@ -200,9 +203,12 @@ class PretrainRun {
     if (main_rank_) open_run_directory();
     settle_config();
     set_up_compute();
-    build_model_and_optimizer();
+    build_model();
+    choose_recipe();
+    build_optimizer();
     build_loader_and_budget();
     result_.checkpoint = checkpoint_path_;
+    result_.config = config_;
     if (resume_ && budget_.done(state_)) return already_complete();
     if (main_rank_) open_run_files();
     log_start();
@@ -247,6 +253,7 @@ class PretrainRun {
       requested = reader_->config();
       options_.apply_overrides(requested);
     }
+    keep_choices(reader_->config(), requested);
     config::validate(requested);
     changes_ = check_resume_changes(reader_->config(), requested, options_.allow_changes, run_dir_);
     for (const auto& c : changes_) spdlog::info("resume: {} {} -> {}", c.key, c.before, c.after);
@@ -284,9 +291,9 @@ class PretrainRun {
     interrupt_point("start-up");
   }
 
-  // The dataset (for the input contract), the model (fresh, imported or
-  // resumed), the optimizer and, for several ranks, rank 0's start on all.
-  void build_model_and_optimizer() {
+  // The dataset (for the input contract) and the model (fresh, imported or
+  // resumed), on its device.
+  void build_model() {
     dataset_ = data::open_dataset(config_.data, data::Split::kTrain, true);
     interrupt_point("data");
     augment_ = augment::AugmentOptions::from_config(config_.augment, dataset_->image_side());
@@ -304,15 +311,55 @@ class PretrainRun {
     model_->to(device_);
     if (channels_last_) models::to_channels_last(*model_);
     model_->train();
+  }
+
+  // The recipe's keys the user left unset (train/recipe.h), from the batch,
+  // the dataset and the budget in epochs, which a budget in minutes
+  // estimates from a timed step. Rank 0's choice holds on every rank. A
+  // resume keeps what the run chose; a checkpoint from before recipes
+  // existed gets the paper's values, the defaults it was trained with.
+  void choose_recipe() {
+    const auto& tc = config_.train;
+    RunFacts facts;
+    facts.batch_size = tc.batch_size;
+    facts.train_images = static_cast<int64_t>(dataset_->size());
+    const double images = static_cast<double>(std::max<int64_t>(1, facts.train_images));
+    if (resume_) {
+      auto paper = config_;
+      paper.train.recipe = "paper";
+      const auto choice = apply_recipe(paper, facts);
+      if (choice.chosen.empty()) return;
+      spdlog::info("resume: {} from the paper (the defaults before recipes)", fmt::join(choice.chosen, ", "));
+      paper.train.recipe = config_.train.recipe;
+      config_ = paper;
+      return;
+    }
+    if (tc.epochs > 0) {
+      facts.epochs = static_cast<double>(tc.epochs);
+    } else if (tc.steps > 0) {
+      facts.epochs = static_cast<double>(tc.steps * tc.batch_size) / images;
+    } else if (recipe_needs_speed(config_)) {
+      auto loss = config_.loss;
+      if (!loss.temperature) loss.temperature = 0.5;  // any value: the step takes as long
+      facts.estimated_pairs_per_s = time_step_pairs_per_s(model_, loss, tc.batch_size / world_, input_.channels,
+                                                          input_.image_size, precision_, device_, channels_last_) *
+                                    world_;
+      facts.epochs = tc.minutes * 60 * facts.estimated_pairs_per_s / images;
+    }
+    recipe_ = apply_recipe(config_, facts);
+    if (comm_) config_ = train::agree_on_config(config_, *comm_, /*resume=*/true);
+    config::validate(config_);
+  }
+
+  // The optimizer and, for several ranks, rank 0's start on all.
+  void build_optimizer() {
     const auto& dc = config_.distributed;
     if (comm_ && dc.sync_bn) models::set_batch_norm_sync(*model_, comm_);
-
     const auto& oc = config_.optim;
-    peak_lr_ = optim::scaled_lr(oc.lr_base.value_or(oc.lr_scaling == "linear" ? 0.3 : 0.075),
-                                config_.train.batch_size, oc.lr_scaling);
+    peak_lr_ = optim::scaled_lr(oc.lr_base.value(), config_.train.batch_size, oc.lr_scaling);
     optim::LarsOptions lars;
     lars.momentum = oc.momentum;
-    lars.weight_decay = oc.weight_decay;
+    lars.weight_decay = oc.weight_decay.value();
     lars.trust = oc.lars_trust;
     lars.adapt = oc.optimizer == "lars";
     optimizer_ = std::make_unique<optim::Lars>(model_->parameters(), lars);
@@ -344,7 +391,7 @@ class PretrainRun {
     per_epoch_ = loader_->batches_per_epoch();
     budget_ = make_budget(config_, per_epoch_);
     if (!budget_.by_time && main_rank_) {
-      if (const auto w = optim::schedule_warning(budget_.total, config_.optim.lr_warmup_fraction)) {
+      if (const auto w = optim::schedule_warning(budget_.total, config_.optim.lr_warmup_fraction.value())) {
         spdlog::warn("{}", *w);
       }
     }
@@ -365,6 +412,7 @@ class PretrainRun {
   // resume) and, for a resume, its line in resumes.jsonl.
   void open_run_files() {
     write_text_atomically((fs::path(run_dir_) / "config.yaml").string(), config::to_yaml(config_));
+    if (recipe_) write_text_atomically((fs::path(run_dir_) / "recipe.json").string(), recipe_->to_json().dump(1) + "\n");
     if (resume_) {
       truncate_metrics(metrics_path_, state_.step);
       saved_step_ = state_.step;
@@ -405,6 +453,7 @@ class PretrainRun {
     spdlog::info("schedule: peak lr {:.4g} ({} scaling), {} {} budget, {} batches per epoch{}", peak_lr_,
                  config_.optim.lr_scaling, budget_.given, budget_.unit(), per_epoch_,
                  resume_ ? fmt::format(", resuming at step {}", state_.step) : "");
+    if (recipe_) spdlog::info("{}", recipe_->explanation);
   }
 
   // --- the loop -----------------------------------------------------------
@@ -645,6 +694,7 @@ class PretrainRun {
   int64_t per_epoch_ = 0;
   Budget budget_;
   double peak_lr_ = 0;
+  std::optional<RecipeChoice> recipe_;  // chosen when the run started (not on resume)
   std::unique_ptr<KnnMonitor> monitor_;
 
   // The run's position and files.

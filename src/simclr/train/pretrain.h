@@ -26,6 +26,7 @@ struct PretrainResult {
   bool already_complete = false;  // resumed a finished run with no more budget: nothing ran, no file changed
   std::vector<double> step_seconds;  // each step of this invocation: wall time, loader wait included
   std::string checkpoint;
+  config::Config config;  // what the run trained with: the recipe's choices in place of "auto"
   // Distributed runs: what this rank exchanged per training step, on
   // average (tensor sizes, and bytes sent by the ring algorithms).
   double payload_bytes_per_step = 0, sent_bytes_per_step = 0;

@@ -20,7 +20,7 @@ loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor&
 
 loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const loss::LossOptions& loss,
                                 Precision precision, const torch::Device& device, const Parallel& parallel) {
-  if (loss.name == "nt_xent" && loss.normalize) return forward_loss(model, views, loss.temperature, precision, device, parallel);
+  if (loss.name == "nt_xent" && loss.normalize) return forward_loss(model, views, loss::temperature_of(loss), precision, device, parallel);
   SIMCLR_CHECK(!parallel.comm, "loss.name {} (normalize {}) runs in one process only; data-parallel runs use NT-Xent "
                "on normalised projections", loss.name, loss.normalize);
   const int64_t n = views.size(0) / 2;

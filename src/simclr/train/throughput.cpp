@@ -19,8 +19,36 @@
 #include "simclr/loss/nt_xent.h"
 #include "simclr/core/precision.h"
 #include "simclr/train/pretrain.h"
+#include "simclr/train/step.h"
 
 namespace simclr::train {
+
+double time_step_pairs_per_s(models::SimclrModel& model, const loss::LossOptions& loss, int64_t batch,
+                             int64_t channels, int64_t side, Precision precision, const torch::Device& device,
+                             bool channels_last, int timed) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<torch::Tensor> buffers;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& b : model->buffers()) buffers.push_back(b.clone());
+  }
+  auto x = torch::rand({2 * batch, channels, side, side}, torch::TensorOptions().device(device));
+  if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  double seconds = 0;
+  for (int i = 0; i <= timed; ++i) {
+    const auto t0 = Clock::now();
+    const auto out = forward_loss(model, x, loss, precision, device);
+    out.loss.backward();
+    // The copy to the host waits for the backward kernels queued before it.
+    (void)out.loss.detach().to(torch::kCPU);
+    if (i > 0) seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  torch::NoGradGuard no_grad;
+  const auto now = model->buffers();
+  for (size_t i = 0; i < now.size(); ++i) now[i].copy_(buffers[i]);
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  return static_cast<double>(batch * timed) / std::max(seconds, 1e-9);
+}
 
 GemmPeak measure_gemm_peak(torch::ScalarType dtype, const torch::Device& device, double seconds_per_size) {
   using Clock = std::chrono::steady_clock;
@@ -143,6 +171,7 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
   {
     TempDir dir;
     const auto r = pretrain(config, dir.path() + "/run", false, {}, comm);
+    config = r.config;  // with the recipe's choices
     SIMCLR_CHECK(static_cast<int64_t>(r.step_seconds.size()) == config.train.steps, "bench ran {} of {} steps",
                  r.step_seconds.size(), config.train.steps);
     b.step_seconds.assign(r.step_seconds.begin() + options.warmup_steps, r.step_seconds.end());
@@ -152,7 +181,7 @@ TrainingBench benchmark_training(config::Config config, const TrainingBenchOptio
   }
   b.pairs_per_s = static_cast<double>(b.batch_size) / median(b.step_seconds);
   b.fraction_of_limit = b.limit_pairs_per_s > 0 ? b.pairs_per_s / b.limit_pairs_per_s : 0;
-  b.loss_seconds = time_loss(b.batch_size, config.model.head_dim, config.loss.temperature, device);
+  b.loss_seconds = time_loss(b.batch_size, config.model.head_dim, config.loss.temperature.value(), device);
   b.peak_rss_mib = peak_rss_mib();
 #ifdef SIMCLR_WITH_CUDA
   if (device.is_cuda()) {

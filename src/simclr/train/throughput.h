@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "simclr/config/config.h"
+#include "simclr/core/precision.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/models/simclr_model.h"
 
@@ -30,6 +31,16 @@ GemmPeak measure_gemm_peak(torch::ScalarType dtype, const torch::Device& device 
 // gradient of the input, gradient of the weights), for both views. The
 // NT-Xent loss is not included (batch-dependent and small; measured apart).
 double training_flops_per_pair(const models::SimclrModelImpl& model, int64_t side);
+
+// Pairs per second of a training step's forward and backward on `model`
+// (SimCLR views of random images, `batch` pairs of channels x side x side,
+// in `precision` and the memory format asked for), one untimed step then
+// `timed` ones: what a run expects before its first real step. Leaves the
+// model as it was: no optimizer step, gradients cleared, batch-norm
+// statistics restored. The loss needs its temperature set.
+double time_step_pairs_per_s(models::SimclrModel& model, const loss::LossOptions& loss, int64_t batch,
+                             int64_t channels, int64_t side, Precision precision, const torch::Device& device,
+                             bool channels_last, int timed = 2);
 
 // Peak resident memory of this process so far, in MiB.
 double peak_rss_mib();
