@@ -151,7 +151,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["cifar10-jpeg", "fashion-mnist"], required=True)
     p.add_argument("--data", required=True, help="CIFAR-10 ImageFolder root (with train/) or the Fashion-MNIST folder")
-    p.add_argument("--setup", choices=["default", "best"], required=True)
+    p.add_argument("--setup", choices=["default", "best"], help="timing mode (training mode: best)")
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
@@ -173,6 +173,8 @@ def main():
     a = p.parse_args()
     if a.minutes > 0:
         return train_for(a)
+    if a.setup is None:
+        p.error("--setup is required for timing (or give --minutes to train)")
     cuda = a.device == "cuda"
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)

@@ -36,6 +36,13 @@ def variant_args(v):
     return ["--optim.lr_scaling", "sqrt"] + [x for n, p in zip(names, parts) for x in (n, p)]
 
 
+def write_json(a, steps, results):
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump({"dataset": a.dataset, "width": a.width, "batch": a.batch, "epochs": a.epochs, "steps": steps,
+                   "seed": a.seed, "results": results}, f, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=sorted(DATA), required=True)
@@ -89,6 +96,8 @@ def main():
                    "final_contrastive_top1": last["contrastive_top1"], "pair_minutes": (time.time() - t0) / 60}
             results.append(row)
             print(f"{tag} {v}: linear top-1 {100 * row['top1']:.2f}% (loss {row['final_loss']:.3f})", flush=True)
+        if a.json:  # after every group, so a stopped screen keeps what it measured
+            write_json(a, steps, results)
     print(f"\n{tag}: {steps} steps of batch {a.batch}")
     print("| variant (lr_base/temperature, sqrt scaling) | linear top-1 |")
     print("| --- | --- |")
@@ -96,11 +105,6 @@ def main():
     for r in results:
         mark = "**" if r["top1"] == best else ""
         print(f"| {r['variant']} | {mark}{100 * r['top1']:.2f}%{mark} |")
-    if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump({"dataset": a.dataset, "width": a.width, "batch": a.batch, "epochs": a.epochs, "steps": steps,
-                       "seed": a.seed, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -37,19 +37,26 @@ def probe(train_h, train_y, test_h, test_y):
     """The one probe every encoder gets: standardised features, multinomial
     logistic regression (scikit-learn's defaults, C = 1, up to 1000 L-BFGS
     iterations), top-1 on the test split."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     scaler = StandardScaler().fit(train_h)
     clf = LogisticRegression(max_iter=1000)
-    clf.fit(scaler.transform(train_h), train_y)
-    return float((clf.predict(scaler.transform(test_h)) == test_y).mean())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the iterations used are recorded instead
+        clf.fit(scaler.transform(train_h), train_y)
+    top1 = float((clf.predict(scaler.transform(test_h)) == test_y).mean())
+    return top1, int(clf.n_iter_.max())
 
 
 def read_embedding(npy):
     """simclr embed's FILE.npy and its FILE.index.csv (row,source,label)."""
     h = np.load(npy)
     index = npy[:-len(".npy")] + ".index.csv"
-    labels = np.loadtxt(index, delimiter=",", skiprows=1, usecols=2, dtype=np.int64)
+    with open(index) as f:
+        next(f)  # header; a source path may hold commas, the label is the last field
+        labels = np.array([int(line.rsplit(",", 1)[1]) for line in f], dtype=np.int64)
     return h, labels
 
 
@@ -77,7 +84,7 @@ def run_simclr(a, seed, out, extra):
         split[s] = read_embedding(npy)
     with open(os.path.join(out, "recipe.json")) as f:
         recipe = json.load(f)
-    steps, seconds = 0, 0.0
+    steps = 0
     with open(os.path.join(out, "metrics.jsonl")) as f:
         for line in f:
             m = json.loads(line)
@@ -117,6 +124,7 @@ def main():
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
     a.data = a.data or DATA[a.dataset]
+    os.makedirs(a.work, exist_ok=True)
     contestants = a.contestants.split(",")
     for c in contestants:
         if c not in CONTESTANTS:
@@ -137,8 +145,8 @@ def main():
                     recipe = info["recipe"]
             else:
                 split, info = run_peer(a, seed, out, c[len("peer-"):], recipe)
-            top1 = probe(*split["train"], *split["test"])
-            row = {"contestant": c, "seed": seed, "top1": top1, **info}
+            top1, iterations = probe(*split["train"], *split["test"])
+            row = {"contestant": c, "seed": seed, "top1": top1, "probe_iterations": iterations, **info}
             results["runs"].append(row)
             print(f"{tag} seed {seed} {c}: top-1 {100 * top1:.2f}% after {info['steps']} steps", flush=True)
     print(f"\n{tag}, probe: {results['probe']}")
