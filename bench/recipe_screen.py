@@ -55,6 +55,8 @@ def main():
     p.add_argument("--build", default=os.path.join(REPO, "build"))
     p.add_argument("--work", default="/tmp/screens")
     p.add_argument("--json")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the runs a stopped screen finished (run directory and evaluation present)")
     a = p.parse_args()
     fmt_name, path, images = DATA[a.dataset]
     steps = max(1, round(a.epochs * images / a.batch))
@@ -75,7 +77,9 @@ def main():
         group = variants[i:i + a.parallel]
         t0 = time.time()
         procs = []
-        for v in group:
+        done = [v for v in group if a.reuse and os.path.exists(os.path.join(out_dir(v), "checkpoint.pt"))
+                and os.path.exists(out_dir(v) + ".eval")]
+        for v in [v for v in group if v not in done]:
             out = out_dir(v)
             subprocess.run(["rm", "-rf", out], check=True)
             procs.append(start([simclr, "pretrain", "--out", out, "--steps", str(steps), "--width", str(a.width),
@@ -84,7 +88,7 @@ def main():
         if any(pr.wait() for pr in procs):
             sys.exit(f"a pretrain run failed; see {a.work}/{tag}-*.log")
         procs = [start([simclr, "linear-eval", "--checkpoint", out_dir(v), "--json", *common], out_dir(v) + ".eval")
-                 for v in group]
+                 for v in group if v not in done]
         if any(pr.wait() for pr in procs):
             sys.exit(f"a linear-eval failed; see {a.work}/{tag}-*.eval")
         for v in group:
@@ -93,7 +97,8 @@ def main():
             with open(os.path.join(out_dir(v), "metrics.jsonl")) as f:
                 last = json.loads(f.read().strip().splitlines()[-1])
             row = {"variant": v, "top1": ev["top1"], "steps": steps, "final_loss": last["loss"],
-                   "final_contrastive_top1": last["contrastive_top1"], "pair_minutes": (time.time() - t0) / 60}
+                   "final_contrastive_top1": last["contrastive_top1"],
+                   "pair_minutes": None if v in done else (time.time() - t0) / 60}
             results.append(row)
             print(f"{tag} {v}: linear top-1 {100 * row['top1']:.2f}% (loss {row['final_loss']:.3f})", flush=True)
         if a.json:  # after every group, so a stopped screen keeps what it measured
