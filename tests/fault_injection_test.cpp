@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "simclr/core/interrupt.h"
 #include "simclr/serialize/checkpoint.h"
 #include "test_util.h"
 
@@ -434,6 +435,28 @@ TEST(FaultInjection, SignalsInEveryPhaseStopCleanly) {
   p.signal(SIGINT);
   const auto r = p.wait(30);
   EXPECT_EQ(r.code, 130) << r.output;
+}
+
+// A dead peer's socket (or a closed pipe on stdout) must be an error the
+// command reports, not SIGPIPE killing it silently with exit 141: a surviving
+// rank has to name the dead one and point to --resume. In a child process,
+// so the handlers stay out of this one.
+TEST(FaultInjection, AWriteToAClosedPipeIsAnErrorNotASilentDeath) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    install_interrupt_handlers();
+    int ends[2];
+    if (::pipe(ends) != 0) ::_exit(3);
+    ::close(ends[0]);
+    const char byte = 'x';
+    const bool epipe = ::write(ends[1], &byte, 1) < 0 && errno == EPIPE;
+    ::_exit(epipe ? 0 : 2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // Outputs never replace one of the command's own inputs, nor a device node.

@@ -54,6 +54,14 @@ void install_interrupt_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A peer that dies mid-collective closes its sockets; Gloo's writes to them
+  // would raise SIGPIPE and kill this rank silently (exit 141) before it can
+  // name the dead peer and point to --resume. Ignored, the write fails with
+  // EPIPE and the communicator reports it as an error.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
   std::thread(watchdog).detach();
 }
 

@@ -24,7 +24,8 @@ class Interrupted : public Error {
 // ignored SIGINT, as it does for background jobs). Call first in main().
 // It also starts a watchdog: a process that has not ended `grace` seconds
 // after the signal (a computation that never reaches a poll, a library
-// call that hangs) exits with 128 + signal, naming the reason.
+// call that hangs) exits with 128 + signal, naming the reason. SIGPIPE is
+// ignored, so a dead peer's socket is an error to report, not a silent death.
 void install_interrupt_handlers();
 
 // The watchdog's grace (default 10 s). Pretraining raises it to cover a
