@@ -170,9 +170,13 @@ def main():
     p.add_argument("--wd", type=float, default=1e-6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--features", help="training mode: write h of train and test here (.npz)")
+    p.add_argument("--profile", type=int, default=0,
+                   help="profile mode: this many steps on one synthetic batch, no loader (as simclr_step_profile)")
     a = p.parse_args()
     if a.minutes > 0:
         return train_for(a)
+    if a.profile > 0:
+        return profile_step(a)
     if a.setup is None:
         p.error("--setup is required for timing (or give --minutes to train)")
     cuda = a.device == "cuda"
@@ -219,6 +223,37 @@ def main():
                       "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else 0,
                       "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": a.workers,
                       "device": a.device, "arch": a.arch, "batch": a.batch}))
+
+
+def profile_step(a):
+    """Where the best setup's training step goes, operator by operator: the
+    counterpart of build/bench/simclr_step_profile (one synthetic batch of
+    2 x batch views, the same model, bf16 autocast + channels-last, the loss,
+    backward and the optimizer step; no loader), self CPU time per operator."""
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    channels, side = (3, a.size or 32) if a.dataset == "cifar10-jpeg" else (1, a.size or 28)
+    model = SimCLR(a.width, channels, a.arch).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6)
+    x = torch.rand(2 * a.batch, channels, side, side).contiguous(memory_format=torch.channels_last)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = model(x)
+        loss = nt_xent(z[: a.batch], z[a.batch:], 0.5)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(a.profile):
+            step()
+        elapsed = time.perf_counter() - start
+    print(f"{a.profile} steps of ResNet-18 w{a.width} + head, 2 x {a.batch} views of {side}x{side}x{channels}, "
+          f"bf16 autocast + channels-last, {torch.get_num_threads()} threads: {1e3 * elapsed / a.profile:.0f} ms per step")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
 
 
 def train_for(a):

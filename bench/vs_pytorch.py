@@ -44,7 +44,16 @@ CASES = {
     "fashion-w16": ("fashion-mnist", "/usr/share/datasets/fashion-mnist", 16,
                     {"simclr": (5, 30), "pytorch-best": (5, 30), "pytorch-best-tcmalloc": (5, 30),
                      "pytorch-default": (3, 12)}),
+    # Issue 18: the throughput lead across widths on one dataset, in one run.
+    "fashion-w32": ("fashion-mnist", "/usr/share/datasets/fashion-mnist", 32,
+                    {"simclr": (5, 24), "pytorch-best": (5, 24), "pytorch-best-tcmalloc": (5, 24),
+                     "pytorch-default": (2, 8)}),
+    "fashion-w64": ("fashion-mnist", "/usr/share/datasets/fashion-mnist", 64,
+                    {"simclr": (3, 10), "pytorch-best": (3, 10), "pytorch-best-tcmalloc": (3, 10),
+                     "pytorch-default": (1, 4)}),
 }
+DEFAULT_CASES = "cifar10-w64,fashion-w16"
+PROGRAMS = ["simclr", "pytorch-best", "pytorch-best-tcmalloc", "pytorch-default"]
 
 
 def tree_pss_mib(proc):
@@ -104,14 +113,19 @@ def main():
     p.add_argument("--build", default=os.path.join(REPO, "build"))
     p.add_argument("--cifar", default="/tmp/cifar10", help="CIFAR-10 JPEG ImageFolder (train/ and test/)")
     p.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--cases", default=DEFAULT_CASES, help=f"comma-separated, of {', '.join(CASES)}")
+    p.add_argument("--programs", default=",".join(PROGRAMS),
+                   help="comma-separated subset; simclr and pytorch-best are always run")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=2, help="PyTorch DataLoader worker processes")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
-    programs = ["simclr", "pytorch-best", "pytorch-best-tcmalloc", "pytorch-default"]
+    programs = [p for p in PROGRAMS if p in a.programs.split(",") or p in ("simclr", "pytorch-best")]
+    for c in a.cases.split(","):
+        if c not in CASES:
+            sys.exit(f"--cases: unknown case '{c}'; the cases are {', '.join(CASES)}")
     results = {"cores": len(os.sched_getaffinity(0)), "batch": a.batch, "threads": a.threads,
                "pytorch_workers": a.workers, "rounds": a.rounds, "cases": {}}
     for case in a.cases.split(","):
@@ -131,21 +145,20 @@ def main():
         med = {p: statistics.median(x["pairs_per_s"] for x in got[p]) for p in programs}
         mem = {p: max(x["peak_pss_mib"] for x in got[p]) for p in programs}
         out = {"pairs_per_s": med, "peak_pss_mib": mem,
-               "simclr_over_best": med["simclr"] / med["pytorch-best"],
-               "simclr_over_best_tcmalloc": med["simclr"] / med["pytorch-best-tcmalloc"],
-               "simclr_over_default": med["simclr"] / med["pytorch-default"],
                "gemm_bf16_gflops": limit["gemm_bf16_gflops"], "gemm_fp32_gflops": limit["gemm_fp32_gflops"],
                "gflop_per_pair": limit["gflop_per_pair"], "limit_pairs_per_s": limit["limit_pairs_per_s"],
                "simclr_fraction_of_limit": med["simclr"] / limit["limit_pairs_per_s"],
                "pytorch_best_fraction_of_limit": med["pytorch-best"] / limit["limit_pairs_per_s"],
                "rounds": got}
+        line = f"{case}: simclr {med['simclr']:.1f} pairs/s"
+        for p in programs[1:]:
+            key = "simclr_over_" + p.replace("pytorch-", "").replace("-", "_")
+            out[key] = med["simclr"] / med[p]
+            line += f" | {p} {med[p]:.1f} ({out[key]:.2f}x)"
         results["cases"][case] = out
-        print(f"{case}: simclr {med['simclr']:.1f} pairs/s | PyTorch best {med['pytorch-best']:.1f} "
-              f"({out['simclr_over_best']:.2f}x) | PyTorch best + tcmalloc {med['pytorch-best-tcmalloc']:.1f} "
-              f"({out['simclr_over_best_tcmalloc']:.2f}x) | PyTorch default {med['pytorch-default']:.1f} "
-              f"({out['simclr_over_default']:.2f}x) | simclr at {100 * out['simclr_fraction_of_limit']:.0f}% of the "
-              f"bf16 limit {limit['limit_pairs_per_s']:.1f} pairs/s | peak PSS MiB: simclr {mem['simclr']:.0f}, "
-              f"best {mem['pytorch-best']:.0f}, best + tcmalloc {mem['pytorch-best-tcmalloc']:.0f}, default {mem['pytorch-default']:.0f}", flush=True)
+        print(line + f" | simclr at {100 * out['simclr_fraction_of_limit']:.0f}% of the bf16 limit "
+              f"{limit['limit_pairs_per_s']:.1f} pairs/s | peak PSS MiB: "
+              + ", ".join(f"{p} {mem[p]:.0f}" for p in programs), flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

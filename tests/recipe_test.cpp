@@ -73,6 +73,15 @@ TEST(Recipe, PaperGivesThePapersValuesAtEveryBudget) {
   }
 }
 
+TEST(Recipe, PaperOnAMinutesBudgetDoesNotClaimZeroEpochs) {
+  // A minutes budget with --recipe paper times no step (nothing depends on the epochs), so they stay unknown.
+  config::Config c;
+  c.train.recipe = "paper";
+  const auto choice = apply_recipe(c, facts(256, 0.0));
+  EXPECT_EQ(choice.explanation.find("0 epochs"), std::string::npos) << choice.explanation;
+  EXPECT_NE(choice.explanation.find("epochs not estimated"), std::string::npos) << choice.explanation;
+}
+
 TEST(Recipe, ExplicitKeysAlwaysWin) {
   config::Config c;
   config::set(c, "loss.temperature", "0.7");

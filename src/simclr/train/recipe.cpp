@@ -83,12 +83,18 @@ RecipeChoice apply_recipe(config::Config& config, const RunFacts& facts) {
   c.used.temperature = *config.loss.temperature;
   c.used.weight_decay = *oc.weight_decay;
 
-  const std::string run =
-      facts.estimated_pairs_per_s > 0
-          ? fmt::format("about {} epochs at batch {} ({:g} minutes at {:.0f} pairs/s, from a timed step)",
-                        format_number(facts.epochs), facts.batch_size, config.train.minutes,
-                        facts.estimated_pairs_per_s)
-          : fmt::format("{} epochs at batch {}", format_number(facts.epochs), facts.batch_size);
+  std::string run;
+  if (facts.estimated_pairs_per_s > 0) {
+    run = fmt::format("about {} epochs at batch {} ({:g} minutes at {:.0f} pairs/s, from a timed step)",
+                      format_number(facts.epochs), facts.batch_size, config.train.minutes,
+                      facts.estimated_pairs_per_s);
+  } else if (facts.epochs > 0) {
+    run = fmt::format("{} epochs at batch {}", format_number(facts.epochs), facts.batch_size);
+  } else {
+    // A minutes budget with nothing that depends on the epochs (--recipe paper, or every key set) times no
+    // step, so the epochs are unknown; "0 epochs" would read as a broken budget.
+    run = fmt::format("batch {}, epochs not estimated (nothing chosen depends on them)", facts.batch_size);
+  }
   const std::string what = fmt::format("peak lr {} and temperature {}", format_number(c.peak_lr),
                                        format_number(*config.loss.temperature));
   if (c.chosen.empty()) {
