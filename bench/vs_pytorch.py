@@ -122,7 +122,10 @@ def main():
     p.add_argument("--workers", type=int, default=2, help="PyTorch DataLoader worker processes")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
-    programs = [p for p in PROGRAMS if p in a.programs.split(",") or p in ("simclr", "pytorch-best")]
+    for name in a.programs.split(","):
+        if name not in PROGRAMS:
+            sys.exit(f"--programs: unknown program '{name}'; the programs are {', '.join(PROGRAMS)}")
+    programs = [name for name in PROGRAMS if name in a.programs.split(",") or name in ("simclr", "pytorch-best")]
     for c in a.cases.split(","):
         if c not in CASES:
             sys.exit(f"--cases: unknown case '{c}'; the cases are {', '.join(CASES)}")
