@@ -13,6 +13,7 @@
 #include "simclr/config/config.h"
 #include "simclr/core/threads.h"
 #include "simclr/loss/nt_xent.h"
+#include "simclr/models/conv2d.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
 #include "simclr/core/precision.h"
@@ -22,16 +23,20 @@ int main(int argc, char** argv) {
   using namespace simclr;
   CLI::App app{"operator self-time profile of a SimCLR training step"};
   int64_t width = 64, side = 32, channels = 3, batch = 256, steps = 2;
-  std::string precision_name = "auto";
+  std::string precision_name = "auto", conv_backward = "auto";
   app.add_option("--width", width)->capture_default_str();
   app.add_option("--side", side)->capture_default_str();
   app.add_option("--channels", channels)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--steps", steps, "profiled steps (after one untimed)")->capture_default_str();
   app.add_option("--precision", precision_name)->capture_default_str();
+  app.add_option("--conv-backward", conv_backward, "auto or onednn (train.conv_backward)")
+      ->check(CLI::IsMember({"auto", "onednn"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   configure_torch_threads(0);
+  models::set_gemm_conv_backward(conv_backward == "auto");
   const auto precision = resolve_precision(precision_name);
   config::ModelConfig mc;
   mc.width = width;

@@ -53,7 +53,9 @@ CASES = {
                      "pytorch-default": (1, 4)}),
 }
 DEFAULT_CASES = "cifar10-w64,fashion-w16"
-PROGRAMS = ["simclr", "pytorch-best", "pytorch-best-tcmalloc", "pytorch-default"]
+# simclr-onednn: simclr with LibTorch's own convolution backward everywhere
+# (--train.conv_backward onednn), to show what the GEMM route adds.
+PROGRAMS = ["simclr", "pytorch-best", "pytorch-best-tcmalloc", "pytorch-default", "simclr-onednn"]
 
 
 def tree_pss_mib(proc):
@@ -96,12 +98,14 @@ def run(cmd, env=None):
 def command(program, case, a, gemm):
     dataset, path, width, steps = CASES[case]
     path = a.cifar if dataset == "cifar10-jpeg" else a.fashion
-    warmup, timed = steps[program]
-    if program == "simclr":
+    warmup, timed = steps[program if program in steps else "simclr"]
+    if program.startswith("simclr"):
         cmd = [os.path.join(a.build, "simclr"), "bench", "--json", "--data", path, "--dataset",
                "imagefolder" if dataset == "cifar10-jpeg" else "fashion-mnist", "--width", str(width),
                "--batch-size", str(a.batch), "--threads", str(a.threads), "--warmup-steps", str(warmup),
                "--timed-steps", str(timed)]
+        if program == "simclr-onednn":
+            cmd += ["--train.conv_backward", "onednn"]
         return cmd + ([] if gemm else ["--skip-gemm"])
     return ["/usr/bin/python3", os.path.join(HERE, "pytorch_simclr.py"), "--dataset", dataset, "--data", path,
             "--setup", program.split("-")[1], "--width", str(width), "--batch", str(a.batch), "--threads",

@@ -189,6 +189,10 @@ std::vector<Field> fields(Config& c) {
       make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it; fp16 with loss scaling on CUDA)",
            one_of({"auto", "fp32", "bf16", "fp16"})),
       make("train.channels_last", &c.train.channels_last, "channels-last memory format for convolutions"),
+      make("train.conv_backward", &c.train.conv_backward,
+           "convolution backward pass: auto = one GEMM on the small maps where LibTorch 1.13's oneDNN is slow (bf16, "
+           "AMX), onednn = LibTorch's own everywhere",
+           one_of({"auto", "onednn"})),
 
       make("distributed.backend", &c.distributed.backend, "c10d backend (auto = nccl on CUDA, gloo on CPU)",
            one_of({"auto", "gloo", "nccl"})),

@@ -47,6 +47,9 @@ struct TrainConfig {
   std::string device = "auto";     // auto | cpu | cuda
   std::string precision = "auto";  // auto | fp32 | bf16 | fp16 (CUDA)
   bool channels_last = true;
+  // The convolutions' backward pass: auto = a GEMM where LibTorch 1.13's
+  // oneDNN kernels are slow (models/conv2d.h), onednn = LibTorch's always.
+  std::string conv_backward = "auto";
   // Where the unset lr, warm-up, temperature and weight decay come from:
   // auto | paper (train/recipe.h).
   std::string recipe = "auto";

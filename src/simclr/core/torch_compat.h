@@ -73,6 +73,21 @@ inline void set_autocast_enabled(c10::DeviceType device, bool enabled) {
 #endif
 }
 
+inline c10::ScalarType autocast_dtype(c10::DeviceType device) {
+#if SIMCLR_TORCH_AT_LEAST(2, 4)
+  return at::autocast::get_autocast_dtype(device);
+#else
+  return device == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype()
+                                         : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
+// oneDNN 2.x (LibTorch 1.13) runs a bf16 convolution's backward-weights on
+// kernels that are slow on small maps (models/conv2d.h); LibTorch 2.0 and
+// later ship oneDNN 3, for which simclr has no such measurement, so the
+// GEMM route stays off there.
+constexpr bool kOneDnnSlowConvBackward = !SIMCLR_TORCH_AT_LEAST(2, 0);
+
 inline void set_autocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
 #if SIMCLR_TORCH_AT_LEAST(2, 4)
   at::autocast::set_autocast_dtype(device, dtype);

@@ -5,6 +5,7 @@
 #include "simclr/augment/simclr_augment.h"
 #include "simclr/core/error.h"
 #include "simclr/core/interrupt.h"
+#include "simclr/models/conv2d.h"
 #include "simclr/serialize/weight_import.h"
 
 namespace simclr::eval {
@@ -60,6 +61,7 @@ EvalModel load_eval_model(const config::Config& config, serialize::CheckpointRea
   out.channels_last = resolve_channels_last(config.train.channels_last, out.device);
   if (out.channels_last) models::to_channels_last(*out.model);
   out.precision = resolve_precision(config.train.precision, out.device);
+  models::set_gemm_conv_backward(config.train.conv_backward == "auto");  // fine-tuning trains it
   interrupt_point("model");
   return out;
 }

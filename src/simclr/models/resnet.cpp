@@ -4,6 +4,7 @@
 
 #include "simclr/core/error.h"
 #include "simclr/core/torch_compat.h"
+#include "simclr/models/conv2d.h"
 
 namespace simclr::models {
 namespace nn = torch::nn;
@@ -32,6 +33,18 @@ nn::Sequential make_stage(int64_t& in_planes, int64_t planes, int64_t blocks, in
     in_planes = planes * Block::Impl::kExpansion;
   }
   return stage;
+}
+
+// conv(x), through models::conv2d so training may take its faster backward route.
+torch::Tensor run_conv(const nn::Conv2d& c, const torch::Tensor& x) {
+  const auto& o = c->options;
+  return conv2d(x, c->weight, (*o.stride())[0], (*compat::get<torch::ExpandingArray<2>>(o.padding()))[0]);
+}
+
+// The block's shortcut: its input, or the 1x1 convolution + batch norm.
+torch::Tensor apply_shortcut(const nn::Sequential& downsample, const torch::Tensor& x) {
+  if (!downsample) return x;
+  return downsample->ptr<BatchNormImpl>(1)->forward(run_conv(nn::Conv2d(downsample->ptr<nn::Conv2dImpl>(0)), x));
 }
 
 // 2 x multiply-adds of convolution `c` on a side x side input; advances side.
@@ -63,9 +76,9 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
   // In place where autograd allows it, as torchvision does: batch norm's
   // backward needs its input, not its output, so ReLU and the residual add
   // may overwrite the output and save a pass over memory each.
-  auto out = bn1(conv1(x)).relu_();
-  out = bn2(conv2(out));
-  out += downsample ? downsample->forward(x) : x;
+  auto out = bn1(run_conv(conv1, x)).relu_();
+  out = bn2(run_conv(conv2, out));
+  out += apply_shortcut(downsample, x);
   return torch::relu_(out);
 }
 
@@ -88,10 +101,10 @@ BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = bn1(conv1(x)).relu_();
-  out = bn2(conv2(out)).relu_();
-  out = bn3(conv3(out));
-  out += downsample ? downsample->forward(x) : x;
+  auto out = bn1(run_conv(conv1, x)).relu_();
+  out = bn2(run_conv(conv2, out)).relu_();
+  out = bn3(run_conv(conv3, out));
+  out += apply_shortcut(downsample, x);
   return torch::relu_(out);
 }
 
@@ -136,7 +149,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options)
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = bn1(conv1(x)).relu_();
+  x = bn1(run_conv(conv1, x)).relu_();
   if (!options_.cifar_stem()) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

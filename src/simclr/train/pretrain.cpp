@@ -19,6 +19,7 @@
 #include "simclr/pipeline/contrastive_loader.h"
 #include "simclr/distributed/gradient_sync.h"
 #include "simclr/models/batch_norm.h"
+#include "simclr/models/conv2d.h"
 #include "simclr/io/atomic_file.h"
 #include "simclr/io/run_lock.h"
 #include "simclr/loss/nt_xent.h"
@@ -103,7 +104,7 @@ bool fixed_by_checkpoint(const std::string& key) {
 bool operational(const std::string& key) {
   return config::is_budget_key(key) || key == "train.threads" || key == "train.recipe" ||
          key == "train.checkpoint_every" || key == "train.log_every_seconds" || key == "train.device" ||
-         key == "train.channels_last" || key == "data.workers" || key == "data.prefetch" ||
+         key == "train.channels_last" || key == "train.conv_backward" || key == "data.workers" || key == "data.prefetch" ||
          key == "data.on_bad_image" || starts_with(key, "eval.") || starts_with(key, "finetune.") ||
          key == "distributed.backend" || key == "distributed.timeout_seconds" || key == "distributed.bucket_mb";
 }
@@ -288,6 +289,7 @@ class PretrainRun {
     // fp16 (CUDA only) needs loss scaling; for bf16 and fp32 this is the identity.
     scaler_ = LossScaler(precision_ == Precision::kFp16);
     channels_last_ = resolve_channels_last(tc.channels_last, device_);
+    models::set_gemm_conv_backward(tc.conv_backward == "auto");
     interrupt_point("start-up");
   }
 
