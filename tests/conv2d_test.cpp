@@ -33,16 +33,29 @@ std::vector<torch::Tensor> grads(const torch::Tensor& x, const torch::Tensor& w,
   return torch::autograd::grad({y}, {xv, wv}, {g});
 }
 
+std::string name_of(const Shape& s) {
+  return fmt::format("{}->{} {}px k{} s{}", s.in, s.out, s.side, s.kernel, s.stride);
+}
+
+// A batch of n inputs, the weight and an output gradient for shape s: fp64, channels-last.
+struct Case {
+  torch::Tensor x, w, g;
+};
+Case random_case(const Shape& s, int64_t n) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const auto x = torch::randn({n, s.in, s.side, s.side}, torch::kDouble).contiguous(cl);
+  const auto w = torch::randn({s.out, s.in, s.kernel, s.kernel}, torch::kDouble).contiguous(cl);
+  const auto g = torch::randn_like(torch::conv2d(x, w, {}, s.stride, s.kernel / 2)).contiguous(cl);
+  return {x, w, g};
+}
+
 TEST(GemmConvBackward, MatchesLibTorchInFp64) {
   torch::manual_seed(0);
-  const auto cl = at::MemoryFormat::ChannelsLast;
   for (const auto& s : kShapes) {
-    SCOPED_TRACE(fmt::format("{}->{} {}px k{} s{}", s.in, s.out, s.side, s.kernel, s.stride));
+    SCOPED_TRACE(name_of(s));
     const int64_t pad = s.kernel / 2;
-    const auto x = torch::randn({3, s.in, s.side, s.side}, torch::kDouble).contiguous(cl);
-    const auto w = torch::randn({s.out, s.in, s.kernel, s.kernel}, torch::kDouble).contiguous(cl);
+    const auto [x, w, g] = random_case(s, 3);
     const auto y = torch::conv2d(x, w, {}, s.stride, pad);
-    const auto g = torch::randn_like(y).contiguous(cl);
     EXPECT_LT(rel_diff(conv2d_gemm_backward(x, w, s.stride, pad), y), 1e-14);
     const auto ref = grads(x, w, g, s.stride, pad, false), mine = grads(x, w, g, s.stride, pad, true);
     ASSERT_EQ(mine[0].sizes(), x.sizes());
@@ -80,13 +93,10 @@ TEST(GemmConvBackward, MatchesFiniteDifferences) {
 
 TEST(GemmConvBackward, Bf16IsWithinBf16RoundingOfFp64) {
   torch::manual_seed(2);
-  const auto cl = at::MemoryFormat::ChannelsLast;
   for (const auto& s : kShapes) {
-    SCOPED_TRACE(fmt::format("{}->{} {}px k{} s{}", s.in, s.out, s.side, s.kernel, s.stride));
+    SCOPED_TRACE(name_of(s));
     const int64_t pad = s.kernel / 2;
-    const auto x = torch::randn({4, s.in, s.side, s.side}, torch::kDouble).contiguous(cl);
-    const auto w = torch::randn({s.out, s.in, s.kernel, s.kernel}, torch::kDouble).contiguous(cl);
-    const auto g = torch::randn_like(torch::conv2d(x, w, {}, s.stride, pad)).contiguous(cl);
+    const auto [x, w, g] = random_case(s, 4);
     const auto ref = grads(x, w, g, s.stride, pad, false);
     const auto b = [](const torch::Tensor& t) { return t.to(torch::kBFloat16); };
     const auto mine = grads(b(x), b(w), b(g), s.stride, pad, true);
