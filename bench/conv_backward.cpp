@@ -5,8 +5,12 @@
 // models::gemm_route_helps() picks. The measurement behind that rule.
 //
 //   build/bench/simclr_conv_backward --width 32 --side 28 --batch 512
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
+#include <vector>
 
 #include "simclr/core/threads.h"
 #include "simclr/models/conv2d.h"

@@ -2,7 +2,13 @@
 // LibTorch's own (in fp64, where the two must agree to rounding), against
 // finite differences, in bf16 against fp64, and a whole ResNet-18 step with
 // the route on and off.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "simclr/core/precision.h"
 #include "simclr/models/conv2d.h"

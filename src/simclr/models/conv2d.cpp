@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "simclr/core/error.h"
 #include "simclr/core/threads.h"
