@@ -22,6 +22,14 @@ bool cpu_has_bf16() {
   return has;
 }
 
+bool cpu_has_amx_bf16() {
+  static const bool has = [] {
+    const auto isa = cpu_isa();
+    return std::find(isa.begin(), isa.end(), "amx_bf16") != isa.end();
+  }();
+  return has;
+}
+
 torch::Device resolve_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {

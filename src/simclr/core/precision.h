@@ -14,6 +14,8 @@ enum class Precision { kFp32, kBf16, kFp16 };
 
 // True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX).
 bool cpu_has_bf16();
+// True when the CPU has AMX bf16 tiles (oneDNN's brgemm AMX kernels).
+bool cpu_has_amx_bf16();
 
 // The device a run computes on, chosen once: "auto" is CUDA when this
 // LibTorch build sees a GPU, else the CPU. Everything else moves tensors to

@@ -1,11 +1,10 @@
 #include "simclr/models/conv2d.h"
 
-#include <algorithm>
 #include <atomic>
 #include <vector>
 
 #include "simclr/core/error.h"
-#include "simclr/core/threads.h"
+#include "simclr/core/precision.h"
 #include "simclr/core/torch_compat.h"
 
 namespace simclr::models {
@@ -15,14 +14,6 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 std::atomic<bool> gemm_enabled{true};
-
-bool cpu_has_amx_bf16() {
-  static const bool has = [] {
-    const auto isa = cpu_isa();
-    return std::find(isa.begin(), isa.end(), "amx_bf16") != isa.end();
-  }();
-  return has;
-}
 
 // [N, C, H, W] in channels-last memory as the [N, H, W, C] tensor it is in memory.
 torch::Tensor nhwc(const torch::Tensor& t) { return t.contiguous(at::MemoryFormat::ChannelsLast).permute({0, 2, 3, 1}); }
