@@ -38,9 +38,9 @@ const RecipeRow& row_for(const std::string& recipe, const RunFacts& f) {
 const std::vector<RecipeRow>& recipe_table() {
   static const std::vector<RecipeRow> table = {
       {"very short budget", 2.5, 1024, 0.3, "sqrt", 0.1, 0.2, 1e-6, "docs/recipes.md: the 1.2-epoch screen"},
-      // Up to 16 epochs: screened at 4, compared end to end against the paper row at 12.5 (30 minutes).
+      // Up to 16 epochs: screened at 4, compared end to end against the paper row at 13.3 (30 minutes).
       {"short budget", 16, 1024, 0.6, "sqrt", 0.1, 0.2, 1e-6,
-       "docs/recipes.md: the 4-epoch screen, 2 seeds, and the 30-minute runs"},
+       "docs/recipes.md: the 4-epoch screen, 2 seeds, and the 30-minute run"},
       {"paper", INFINITY, INFINITY, 0.075, "sqrt", 0.1, 0.5, 1e-6, "the paper (appendix B.9), 100+ epochs"},
   };
   return table;
