@@ -71,25 +71,35 @@ def tree_pss_mib(proc):
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 
 
-def run(cmd, env=None):
-    """Runs cmd, sampling its process tree's PSS; returns (last JSON line of stdout, peak PSS MiB)."""
+def run(cmd, env=None, cap_mib=None):
+    """Runs cmd, sampling its process tree's PSS; returns (last JSON line of stdout, peak PSS MiB).
+
+    With cap_mib, a tree whose PSS passes the cap is killed (so that the
+    machine itself never runs out of memory) and the result is None."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
-    ps, peak, done = psutil.Process(proc.pid), [0.0], threading.Event()
+    ps, peak, done, capped = psutil.Process(proc.pid), [0.0], threading.Event(), threading.Event()
 
     def sample():
         while not done.is_set():
             try:
                 peak[0] = max(peak[0], tree_pss_mib(ps))
+                if cap_mib and peak[0] > cap_mib:
+                    capped.set()
+                    for p in ps.children(recursive=True) + [ps]:
+                        p.kill()
+                    return
             except psutil.NoSuchProcess:
                 return
-            time.sleep(0.2)
+            time.sleep(0.1 if cap_mib else 0.2)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     out, err = proc.communicate()
     done.set()
     t.join()
+    if capped.is_set():
+        return None, peak[0]
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     return json.loads(out.strip().splitlines()[-1]), peak[0]

@@ -1,4 +1,4 @@
-// The ablation losses against loops over anchors and negatives in double,
+// The ablation losses (and DCL, DCLW) against loops over anchors and negatives in double,
 // their gradients against finite differences, and the variants' plumbing
 // (no head, no l2 normalisation).
 #include "simclr/loss/contrastive_loss.h"
@@ -39,6 +39,16 @@ double brute_force(const torch::Tensor& z1, const torch::Tensor& z2, const confi
       double neg = 0;
       for (double v : used) neg += log_sigmoid(-v / *c.temperature);
       anchor = -log_sigmoid(pos / *c.temperature) - neg / static_cast<double>(used.size());
+    } else if (c.name == "dcl" || c.name == "dclw") {
+      double denom = 0;  // the negatives alone
+      for (double v : negs) denom += std::exp(v / *c.temperature);
+      double weight = 1;
+      if (c.name == "dclw") {  // 2 - N exp(s+_i / sigma) / sum over the N pairs
+        double sum = 0;
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(s[j][j + n].item<double>() / c.dcl_sigma);
+        weight = 2 - static_cast<double>(n) * std::exp(pos / c.dcl_sigma) / sum;
+      }
+      anchor = -weight * pos / *c.temperature + std::log(denom);
     } else {
       for (double v : used) anchor += std::max(v - pos + c.margin, 0.0);
       anchor /= static_cast<double>(used.size());
@@ -50,16 +60,17 @@ double brute_force(const torch::Tensor& z1, const torch::Tensor& z2, const confi
 
 std::vector<config::LossConfig> variants() {
   std::vector<config::LossConfig> out;
-  for (const std::string name : {"nt_xent", "nt_logistic", "margin"}) {
+  for (const std::string name : {"nt_xent", "nt_logistic", "margin", "dcl", "dclw"}) {
     for (bool normalize : {true, false}) {
       for (bool semi_hard : {false, true}) {
-        if (name == "nt_xent" && semi_hard) continue;
+        if ((name == "nt_xent" || name == "dcl" || name == "dclw") && semi_hard) continue;
         config::LossConfig c;
         c.name = name;
         c.normalize = normalize;
         c.semi_hard = semi_hard;
         c.temperature = 0.7;
         c.margin = 0.4;
+        c.dcl_sigma = 0.6;
         out.push_back(c);
       }
     }
@@ -98,6 +109,31 @@ TEST(ContrastiveLoss, GradientsMatchFiniteDifferences) {
     }
     EXPECT_LT(worst, 1e-6);
   }
+}
+
+// DCL is NT-Xent with the positive taken out of the denominator: the two
+// differ by the mean over anchors of log(1 + exp(s+/tau) / sum_neg exp(s-/tau)),
+// and DCLW with equal positive similarities (every weight 2 - 1 = 1) is DCL.
+TEST(ContrastiveLoss, DecoupledLossesRelateToNtXentAsDefined) {
+  torch::manual_seed(8);
+  const auto z1 = torch::randn({6, 4}, torch::kDouble), z2 = torch::randn({6, 4}, torch::kDouble);
+  config::LossConfig c;
+  c.temperature = 0.3;
+  c.name = "nt_xent";
+  const double nt_xent = contrastive_loss(z1, z2, c).loss.item<double>();
+  c.name = "dcl";
+  const double dcl = contrastive_loss(z1, z2, c).loss.item<double>();
+  EXPECT_LT(dcl, nt_xent);  // a smaller denominator
+  // Pairs with the same positive similarity: z2 = z1 rotated by the same angle in a plane of their own.
+  auto a = torch::zeros({4, 8}, torch::kDouble), b = torch::zeros({4, 8}, torch::kDouble);
+  for (int64_t i = 0; i < 4; ++i) {
+    a[i][2 * i] = 1.0;
+    b[i][2 * i] = std::cos(0.4);
+    b[i][2 * i + 1] = std::sin(0.4);
+  }
+  const double equal_dcl = contrastive_loss(a, b, c).loss.item<double>();
+  c.name = "dclw";
+  EXPECT_NEAR(contrastive_loss(a, b, c).loss.item<double>(), equal_dcl, 1e-12);
 }
 
 TEST(ContrastiveLoss, SemiHardMiningDropsTheNegativesCloserThanThePositive) {

@@ -25,7 +25,9 @@
 #include "simclr/serialize/checkpoint.h"
 #include "simclr/models/simclr_model.h"
 #include "simclr/train/pretrain.h"
+#include "simclr/train/negative_memory.h"
 #include "simclr/train/step.h"
+#include "step_reference.h"
 #include "test_util.h"
 
 namespace simclr::distributed {
@@ -325,8 +327,23 @@ torch::Tensor global_views(int step, torch::Dtype dtype) {
   return at::rand({2 * kBatch, 3, 16, 16}, gen).to(dtype);
 }
 
+// How a step runs its forward passes: in one, in micro-batches (the
+// gradient cache), or as the plain reference of the micro-batches; and
+// whether a memory of negatives (train/negative_memory.h) adds negatives.
+enum class Passes { kOne, kMicro, kMicroReference };
+struct StepMode {
+  Passes passes = Passes::kOne;
+  train::MicroBatching micro;
+  int64_t queue = 0;
+  bool sync_bn = false;  // also for the momentum model (set by train_ranks)
+};
+
 // kSteps training steps (fp32, LARS) on this rank's slice of each global batch.
-Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negatives, double bucket_mb) {
+// With a queue, `momentum` is the momentum model (built here if null; the
+// rank threads get theirs built beforehand, since seeding LibTorch's global
+// generator from several threads at once interleaves their draws).
+Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negatives, double bucket_mb,
+                  const StepMode& mode = {}, models::SimclrModel momentum = nullptr) {
   const int world = comm ? comm->world_size() : 1, rank = comm ? comm->rank() : 0;
   const int64_t n = kBatch / world;
   const auto parameters = model->parameters();
@@ -336,16 +353,34 @@ Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negat
   std::unique_ptr<GradientAverager> averager;
   if (comm) averager = std::make_unique<GradientAverager>(parameters, comm, bucket_mb);
   const train::Parallel parallel{comm.get(), global_negatives, averager.get()};
+  std::unique_ptr<train::NegativeMemory> memory;
+  if (mode.queue > 0) {
+    if (!momentum) momentum = tiny_model(model->parameters().front().scalar_type());
+    if (comm && mode.sync_bn) models::set_batch_norm_sync(*momentum, comm);
+    memory = std::make_unique<train::NegativeMemory>(momentum, model, mode.queue, 8, 0.9);
+  }
   Trace trace;
   for (int s = 0; s < kSteps; ++s) {
     const auto views = global_views(s, model->parameters().front().scalar_type());
     const auto x = torch::cat({views.narrow(0, rank * n, n), views.narrow(0, kBatch + rank * n, n)})
                        .contiguous(model->parameters().front().suggest_memory_format());
-    const auto out = train::forward_loss(model, x, 0.5, Precision::kFp32, torch::kCPU, parallel);
+    loss::LossOptions nt_xent;
+    nt_xent.temperature = 0.5;
+    torch::Tensor negatives;
+    if (memory) {
+      memory->begin_step(model, x, Precision::kFp32, torch::kCPU, mode.micro, comm.get());
+      negatives = memory->negatives();
+    }
+    const auto out =
+        mode.passes == Passes::kMicroReference
+            ? reference_forward_loss(model, x, nt_xent, mode.micro, parallel)
+            : train::forward_loss(model, x, nt_xent, Precision::kFp32, torch::kCPU, parallel,
+                                  mode.passes == Passes::kMicro ? mode.micro : train::MicroBatching{}, negatives);
     double loss = out.loss.item<double>();
     if (comm) loss = comm->sum({loss})[0] / world;
     trace.losses.push_back(loss);
     train::backward_and_step(out.loss, optimizer, scaler, parameters, parallel);
+    if (memory) memory->commit();
     if (s == 0) {
       for (const auto& p : parameters) trace.first_grads.push_back(p.grad().clone());
     }
@@ -360,14 +395,18 @@ Trace train_steps(models::SimclrModel model, const Comm& comm, bool global_negat
 }
 
 std::vector<Trace> train_ranks(int world, bool sync_bn, bool global_negatives, torch::Dtype dtype,
-                               double bucket_mb = 25) {
-  std::vector<models::SimclrModel> models;
+                               double bucket_mb = 25, StepMode mode = {}) {
+  mode.sync_bn = sync_bn;
+  std::vector<models::SimclrModel> models, momentum(static_cast<size_t>(world), nullptr);
   for (int r = 0; r < world; ++r) models.push_back(tiny_model(dtype));
+  if (mode.queue > 0) {
+    for (auto& m : momentum) m = tiny_model(dtype);
+  }
   std::vector<Trace> traces(static_cast<size_t>(world));
   run_ranks(world, [&](const Comm& comm) {
     const auto r = static_cast<size_t>(comm->rank());
     if (sync_bn) models::set_batch_norm_sync(*models[r], comm);
-    traces[r] = train_steps(models[r], comm, global_negatives, bucket_mb);
+    traces[r] = train_steps(models[r], comm, global_negatives, bucket_mb, mode, momentum[r]);
   });
   return traces;
 }
@@ -411,6 +450,43 @@ TEST(DataParallel, TwoAndThreeRanksTrainExactlyLikeOneProcess) {
         EXPECT_GT(traces[0].buckets, 3u);
         EXPECT_GT(traces[0].overlapped, 0) << "no bucket's all-reduce started during backward";
       }
+    }
+  }
+}
+
+// The gradient cache across ranks: global negatives over every rank's
+// micro-batches, global batch norm per micro-batch, the gradient averager
+// summing each parameter's passes. Against the plain step with the same
+// passes on the same ranks, in double (1e-10) and fp32 (1e-5); micro-batches
+// of 2 pairs do not divide 3 pairs per rank.
+TEST(DataParallel, MicroBatchesOnTwoAndThreeRanksEqualThePlainStep) {
+  for (const auto& [dtype, tolerance] : {std::pair{torch::kDouble, 1e-10}, std::pair{torch::kFloat, 1e-5}}) {
+    for (int world : {1, 2, 3}) {
+      const train::MicroBatching micro{2, false};
+      const auto ref = train_ranks(world, true, true, dtype, 0.01, {Passes::kMicroReference, micro});
+      const auto cached = train_ranks(world, true, true, dtype, 0.01, {Passes::kMicro, micro});
+      for (int r = 0; r < world; ++r) {
+        SCOPED_TRACE(fmt::format("{} world {} rank {}", c10::toString(dtype), world, r));
+        expect_same_run(cached[static_cast<size_t>(r)], ref[static_cast<size_t>(r)], tolerance);
+      }
+    }
+  }
+}
+
+// A memory of negatives across ranks: every rank's keys gathered, so the
+// memory and the run are those of one process with the global batch. A
+// memory of 20 fills at step 2 (12 keys a step) and wraps at step 3.
+TEST(DataParallel, AMemoryOfNegativesOnTwoAndThreeRanksTrainsLikeOneProcess) {
+  StepMode with_queue;
+  with_queue.queue = 20;
+  const auto single = train_steps(tiny_model(torch::kDouble), nullptr, true, 25, with_queue);
+  const auto plain = train_steps(tiny_model(torch::kDouble), nullptr, true, 25);
+  EXPECT_GT(std::abs(single.losses[1] - plain.losses[1]), 1e-3) << "the memory changed nothing";
+  for (int world : {2, 3}) {
+    const auto traces = train_ranks(world, true, true, torch::kDouble, 25, with_queue);
+    for (int r = 0; r < world; ++r) {
+      SCOPED_TRACE(fmt::format("world {} rank {}", world, r));
+      expect_same_run(traces[static_cast<size_t>(r)], single, 1e-10);
     }
   }
 }

@@ -107,6 +107,32 @@ TEST(Pretrain, InterruptedRunResumesToTheSameWeights) {
   EXPECT_NEAR(m[6]["loss"].get<double>(), read_metrics(run / "straight")[6]["loss"].get<double>(), 1e-4);
 }
 
+// A memory of negatives (its momentum model and queue are in the
+// checkpoint) and micro-batches: an interrupted run still resumes exactly.
+TEST(Pretrain, AMemoryOfNegativesAndMicroBatchesResumeToTheSameWeights) {
+  TempDir data, run;
+  write_toy_idx(data.str(), 64, 16);
+  auto config = toy_config(data.str());
+  config.train.steps = 5;
+  config.train.micro_batch_size = 6;
+  pretrain(config, run / "plain", false);  // micro-batches, no memory
+  config.loss.queue_size = 100;  // 64 keys a step: full at step 2, wrapping after
+  pretrain(config, run / "straight", false);
+  pretrain(config, run / "split", false, [](const serialize::TrainState& s) { return s.step == 3; });
+  const auto second = pretrain(config, run / "split", true);
+  EXPECT_EQ(second.state.step, 5);
+  const auto a = weights(run / "straight"), b = weights(run / "split");
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::allclose(t, b.at(name), 1e-5, 1e-6)) << name;
+  const auto straight = read_metrics(run / "straight"), split = read_metrics(run / "split");
+  ASSERT_EQ(split.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(split[i]["loss"].get<double>(), straight[i]["loss"].get<double>(), 1e-4);
+  // The memory is empty at step 1 (the same loss as without it) and used
+  // from step 2 on: more negatives, a larger loss.
+  const auto without = read_metrics(run / "plain");
+  EXPECT_NEAR(straight[0]["loss"].get<double>(), without[0]["loss"].get<double>(), 1e-5);
+  EXPECT_GT(straight[1]["loss"].get<double>(), without[1]["loss"].get<double>() + 0.1);
+}
+
 TEST(Pretrain, RefusesToOverwriteOrResumeNothing) {
   TempDir data, run;
   write_toy_idx(data.str(), 64, 16);

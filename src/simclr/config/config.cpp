@@ -148,14 +148,22 @@ std::vector<Field> fields(Config& c) {
            "projection head layers (2 = Linear-BN-ReLU-Linear, 1 = linear, 0 = none: z = h)", range(0, 8)),
       make("model.head_hidden", &c.model.head_hidden, "head hidden width (0 = encoder output dimension)", range(0, 65536)),
       make("model.head_dim", &c.model.head_dim, "projection dimension of z", range(1, 65536)),
+      make("model.momentum", &c.model.momentum,
+           "EMA decay of the momentum model that fills loss.queue_size's memory of negatives", range(0, 0.999999)),
       make("model.init_weights", &c.model.init_weights,
            "start the encoder from a PyTorch state dict (torch.save) or TorchScript file, torchvision names"),
 
       make("loss.name", &c.loss.name, "contrastive loss (paper Table 2)", one_of(loss::losses().names())),
-      make("loss.temperature", &c.loss.temperature, "temperature tau of NT-Xent and NT-Logistic (auto = the recipe's)",
+      make("loss.temperature", &c.loss.temperature, "temperature tau of NT-Xent, NT-Logistic, DCL and DCLW (auto = the recipe's)",
            range(1e-4, 100)),
       make("loss.normalize", &c.loss.normalize, "l2-normalise z before the similarities (false: raw dot products)"),
       make("loss.margin", &c.loss.margin, "margin m of the margin triplet loss", range(0, 100)),
+      make("loss.queue_size", &c.loss.queue_size,
+           "extra negatives from a memory of earlier batches, embedded by a momentum copy of the model (SimCLRv2); "
+           "0 = none; NT-Xent only",
+           range(0, 1 << 24)),
+      make("loss.dcl_sigma", &c.loss.dcl_sigma, "sigma of DCLW's von Mises-Fisher weight on the positives",
+           range(1e-3, 100)),
       make("loss.semi_hard", &c.loss.semi_hard,
            "semi-hard negative mining for nt_logistic and margin (negatives farther than the positive)"),
 
@@ -189,6 +197,13 @@ std::vector<Field> fields(Config& c) {
       make("train.precision", &c.train.precision, "compute precision (auto = bf16 where the CPU has it; fp16 with loss scaling on CUDA)",
            one_of({"auto", "fp32", "bf16", "fp16"})),
       make("train.channels_last", &c.train.channels_last, "channels-last memory format for convolutions"),
+      make("train.micro_batch_size", &c.train.micro_batch_size,
+           "pairs per forward pass (0 = the whole batch in one): the exact loss of the whole batch, with the "
+           "memory of one micro-batch and a second forward pass (docs/large-batches.md)",
+           range(0, 1 << 20)),
+      make("train.micro_batch_mix_views", &c.train.micro_batch_mix_views,
+           "a micro-batch holds both views of its images, whose batch-norm statistics then meet (off: one view "
+           "per micro-batch)"),
       make("train.conv_backward", &c.train.conv_backward,
            "convolution backward pass: auto = one GEMM on the small maps where LibTorch 1.13's oneDNN is slow (bf16, "
            "AMX), onednn = LibTorch's own everywhere",
@@ -384,6 +399,13 @@ void validate(const Config& config) {
     }
   }
   const auto& t = config.train;
+  SIMCLR_CHECK(config.loss.queue_size == 0 || (config.loss.name == "nt_xent" && config.loss.normalize),
+               "loss.queue_size {} works with loss.name nt_xent on normalised projections, not {} (normalize {}); "
+               "set loss.queue_size 0 or loss.name nt_xent",
+               config.loss.queue_size, config.loss.name, config.loss.normalize);
+  SIMCLR_CHECK(t.micro_batch_size != 1,
+               "config key 'train.micro_batch_size': 1 pair per pass leaves batch norm a single image per view; use 0 "
+               "(off) or at least 2");
   const int budgets = (t.epochs > 0) + (t.steps > 0) + (t.minutes > 0);
   SIMCLR_CHECK(budgets == 1,
                "set exactly one training budget: train.epochs, train.steps or train.minutes (--epochs, --steps or "

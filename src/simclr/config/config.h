@@ -53,6 +53,11 @@ struct TrainConfig {
   // Where the unset lr, warm-up, temperature and weight decay come from:
   // auto | paper (train/recipe.h).
   std::string recipe = "auto";
+  // The exact loss of the whole batch in forward passes of at most this many
+  // pairs' worth of images (the gradient cache, train/micro_batch.h); 0 = one
+  // pass. Per rank in a data-parallel run.
+  int64_t micro_batch_size = 0;
+  bool micro_batch_mix_views = false;  // a pass holds both views of its images (shared batch-norm statistics)
 };
 
 struct EvalConfig {

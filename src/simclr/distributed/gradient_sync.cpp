@@ -1,5 +1,7 @@
 #include "simclr/distributed/gradient_sync.h"
 
+#include <algorithm>
+
 #include "simclr/core/error.h"
 
 namespace simclr::distributed {
@@ -12,7 +14,7 @@ GradientAverager::GradientAverager(std::vector<torch::Tensor> parameters, std::s
   const auto bucket_bytes = static_cast<int64_t>(bucket_mb * 1024 * 1024);
   const int64_t first_bucket_bytes = std::min<int64_t>(bucket_bytes, 1024 * 1024);
   where_.resize(parameters_.size());
-  seen_.assign(parameters_.size(), false);
+  arrived_.assign(parameters_.size(), 0);
   // Reverse order: the last layers' gradients arrive first.
   int64_t bytes = 0;
   for (size_t k = parameters_.size(); k-- > 0;) {
@@ -55,22 +57,33 @@ void GradientAverager::begin() {
     b.ready = 0;
     b.work.reset();
   }
-  std::fill(seen_.begin(), seen_.end(), false);
+  std::fill(arrived_.begin(), arrived_.end(), 0);
+  passes_ = 1;
   next_launch_ = 0;
   overlapped_ = 0;
   armed_ = true;
 }
 
+void GradientAverager::expect_passes(int64_t passes) {
+  TORCH_INTERNAL_ASSERT(armed_ && passes >= 1, "expect_passes(", passes, ") outside a step");
+  TORCH_INTERNAL_ASSERT(std::all_of(arrived_.begin(), arrived_.end(), [](int64_t a) { return a == 0; }),
+                        "expect_passes() after the step's first gradient");
+  passes_ = passes;
+}
+
 void GradientAverager::on_gradient(size_t param, const torch::Tensor& grad) {
   if (!armed_) return;  // a backward outside a training step (none today) is left alone
-  TORCH_INTERNAL_ASSERT(!seen_[param], "a parameter's gradient hook fired twice in one backward");
-  seen_[param] = true;
+  TORCH_INTERNAL_ASSERT(arrived_[param] < passes_, "a parameter's gradient hook fired more than ", passes_,
+                        " times in one step");
   const auto [bucket, offset] = where_[param];
   auto& b = buckets_[bucket];
   torch::NoGradGuard no_grad;
   // view(sizes) reads the flat slice in logical (NCHW) order and copy_
   // follows grad's own strides, so channels-last gradients round-trip.
-  b.flat.narrow(0, offset, grad.numel()).view(grad.sizes()).copy_(grad);
+  auto slot = b.flat.narrow(0, offset, grad.numel()).view(grad.sizes());
+  if (arrived_[param] == 0) slot.copy_(grad);
+  else slot.add_(grad);
+  if (++arrived_[param] < passes_) return;
   if (++b.ready == b.params.size()) {
     launch_ready();
     overlapped_ = static_cast<int64_t>(next_launch_);
@@ -92,10 +105,11 @@ void GradientAverager::finish() {
   // A parameter that took no part in this loss still gets averaged (as zero
   // here), so that every rank issues the same collectives.
   for (size_t k = 0; k < parameters_.size(); ++k) {
-    if (!parameters_[k].requires_grad() || seen_[k]) continue;
+    if (!parameters_[k].requires_grad() || arrived_[k] == passes_) continue;
     const auto [bucket, offset] = where_[k];
     auto& b = buckets_[bucket];
-    b.flat.narrow(0, offset, parameters_[k].numel()).zero_();
+    // A parameter used by only some passes keeps the sum of those.
+    if (arrived_[k] == 0) b.flat.narrow(0, offset, parameters_[k].numel()).zero_();
     ++b.ready;
   }
   launch_ready();

@@ -8,7 +8,10 @@
 // bucket that fills early waits for its predecessors.
 //
 // Usage per step: begin() before backward, finish() after it; finish() waits
-// for the all-reduces and writes the ranks' mean into every .grad.
+// for the all-reduces and writes the ranks' mean into every .grad. A step in
+// micro-batches (train/micro_batch.h) back-propagates several passes within
+// one backward; it says how many with expect_passes(), and each parameter's
+// bucket sums its passes' gradients before it counts as ready.
 #pragma once
 #include <torch/torch.h>
 
@@ -27,6 +30,9 @@ class GradientAverager {
   GradientAverager& operator=(const GradientAverager&) = delete;
 
   void begin();
+  // Within a step, before the first gradient: each parameter's gradient
+  // arrives `passes` times (1 after begin()).
+  void expect_passes(int64_t passes);
   void finish();
   size_t bucket_count() const { return buckets_.size(); }
   // Buckets whose all-reduce started while backward was still running in the last step.
@@ -47,7 +53,8 @@ class GradientAverager {
   std::shared_ptr<Communicator> comm_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, int64_t>> where_;  // parameter -> (bucket, offset)
-  std::vector<bool> seen_;
+  std::vector<int64_t> arrived_;  // gradients of each parameter in this step
+  int64_t passes_ = 1;
   std::vector<unsigned> hooks_;
   size_t next_launch_ = 0;
   bool armed_ = false;

@@ -2,6 +2,8 @@
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include <limits>
+
 #include "simclr/core/error.h"
 
 namespace simclr::loss {
@@ -24,7 +26,24 @@ torch::Tensor margin_per_anchor(const torch::Tensor& s, const torch::Tensor& pos
   return (torch::relu(s - positive + c.margin) * weights).sum(1) / count;
 }
 
-// The losses over pairs (NT-Logistic, margin triplet), written with autograd.
+// DCL and DCLW: the positive leaves the denominator, which keeps only the
+// negatives (a zero weight masks a column with -inf).
+template <bool weighted>
+torch::Tensor decoupled_per_anchor(const torch::Tensor& s, const torch::Tensor& positive, const torch::Tensor& weights,
+                                   const torch::Tensor& /*count*/, const LossOptions& c) {
+  const double inv_t = 1.0 / temperature_of(c);
+  const auto negatives = (s * inv_t).masked_fill(weights.eq(0), -std::numeric_limits<double>::infinity());
+  auto positive_term = positive.squeeze(1) * inv_t;
+  if constexpr (weighted) {
+    // Over the 2N anchors each positive similarity appears twice, so
+    // 2N softmax over them equals the authors' N softmax over the N pairs.
+    const auto two_n = static_cast<double>(positive.size(0));
+    positive_term = positive_term * (2.0 - two_n * torch::softmax(positive.squeeze(1) / c.dcl_sigma, 0));
+  }
+  return torch::logsumexp(negatives, 1) - positive_term;
+}
+
+// The losses over pairs (NT-Logistic, margin triplet, DCL), written with autograd.
 template <PerAnchor per_anchor_loss>
 NtXentOutput pairwise_loss(const torch::Tensor& z1, const torch::Tensor& z2, const LossOptions& c) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
@@ -80,6 +99,10 @@ const Registry<LossEntry>& losses() {
                   {"nt_logistic", "NT-Logistic: sigmoid of the scaled positive and negative similarities",
                    pairwise_loss<nt_logistic_per_anchor>},
                   {"margin", "margin triplet: max(s- - s+ + m, 0)", pairwise_loss<margin_per_anchor>},
+                  {"dcl", "decoupled contrastive: NT-Xent without the positive in the denominator (Yeh et al. 2022)",
+                   pairwise_loss<decoupled_per_anchor<false>>},
+                  {"dclw", "DCL with the positive weighted by 2 - N softmax(s+/loss.dcl_sigma)",
+                   pairwise_loss<decoupled_per_anchor<true>>},
               });
   return registry;
 }

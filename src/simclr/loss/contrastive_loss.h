@@ -1,7 +1,8 @@
 // The contrastive losses the paper compares (section 5.1, Table 2 and 4),
-// for the ablations: NT-Xent, NT-Logistic and margin triplet, each on
-// l2-normalised projections (cosine similarity) or on raw dot products, and
-// the last two optionally with semi-hard negative mining.
+// for the ablations: NT-Xent, NT-Logistic and margin triplet, and the
+// decoupled DCL and DCLW, each on l2-normalised projections (cosine
+// similarity) or on raw dot products; NT-Logistic and margin optionally
+// with semi-hard negative mining.
 //
 // For anchor i with positive similarity s+ and negatives s- (every other
 // view of the batch but itself and its partner), with tau the temperature:
@@ -11,6 +12,14 @@
 //                 negatives weigh equally: the paper's reweighting, since
 //                 an anchor has 2N-2 negatives and one positive)
 //   margin        mean_neg max(s- - s+ + m, 0)
+//   DCL           -s+/tau + log sum_neg exp(s-/tau): NT-Xent without the
+//                 positive in the denominator (decoupled contrastive
+//                 learning, Yeh et al. 2022), reported to need fewer
+//                 negatives
+//   DCLW          DCL with the positive term weighted by
+//                 w = 2 - N softmax(s+/sigma) over the N pairs (the negative
+//                 von Mises-Fisher weighting; the weight is differentiated,
+//                 as in the authors' code)
 // Semi-hard mining (Schroff et al. 2015) keeps only the negatives that are
 // farther than the positive (s- < s+), falling back to all of them for an
 // anchor that has none. Each loss is averaged over the 2N anchors, computed

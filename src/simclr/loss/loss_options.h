@@ -10,11 +10,15 @@ namespace simclr::loss {
 
 struct LossOptions {
   std::string name = "nt_xent";  // a loss of loss::losses() (paper Table 2)
-  // nt_xent, nt_logistic. Unset ("auto") until a run's recipe
+  // nt_xent, nt_logistic, dcl, dclw. Unset ("auto") until a run's recipe
   // (train/recipe.h) fills it; a loss needs it set (temperature_of).
   std::optional<double> temperature;
   bool normalize = true;         // l2-normalise z (cosine similarity); false: raw dot products
   double margin = 0.5;           // margin triplet's m
+  double dcl_sigma = 0.5;        // DCLW's weight sharpness (Yeh et al. 2022: 0.5)
+  // Extra negatives from a memory of earlier batches' projections, made by a
+  // momentum copy of the model (SimCLRv2; train/negative_memory.h); 0 = none.
+  int64_t queue_size = 0;
   bool semi_hard = false;        // nt_logistic, margin: only negatives farther than the positive
 };
 

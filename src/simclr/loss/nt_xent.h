@@ -19,7 +19,11 @@ struct NtXentOutput {
 // The fused implementation used in training: one 2N x 2N buffer, a custom
 // backward (see nt_xent.cpp). Its backward may run once per forward.
 // normalize = false uses raw dot products (the paper's "no l2 norm" ablation).
-NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature, bool normalize = true);
+// `negatives` ([K, d], optional): extra negatives for every anchor, a memory
+// of earlier projections (train/negative_memory.h), already normalised and
+// without gradient; the loss is then over 2N - 1 + K candidates per anchor.
+NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature, bool normalize = true,
+                     const torch::Tensor& negatives = {});
 
 // The loss of some anchors against a larger set of candidates, for
 // data-parallel runs with global negatives: `candidates` are the
@@ -27,7 +31,8 @@ NtXentOutput nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double te
 // its [view 1; view 2]) and the anchors are rows [offset, offset + count) =
 // this rank's. Returns the mean over these anchors; the mean of it over the
 // ranks is the single-process loss of the global batch.
-NtXentOutput nt_xent_anchors(const torch::Tensor& candidates, int64_t offset, int64_t count, double temperature);
+NtXentOutput nt_xent_anchors(const torch::Tensor& candidates, int64_t offset, int64_t count, double temperature,
+                             const torch::Tensor& negatives = {});
 
 // z in fp32 (double stays double), each row scaled to unit length.
 torch::Tensor normalize_projections(const torch::Tensor& z);

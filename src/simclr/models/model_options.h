@@ -16,6 +16,9 @@ struct ModelOptions {
   int64_t head_hidden = 0;        // 0 = the encoder's output dimension
   int64_t head_dim = 128;         // z dimension
   std::string init_weights;       // PyTorch state dict or TorchScript module to start the encoder from
+  // The momentum copy of encoder and head that fills a memory of negatives
+  // (loss.queue_size, train/negative_memory.h): theta_m <- m theta_m + (1 - m) theta.
+  double momentum = 0.999;
 };
 
 }  // namespace simclr::models

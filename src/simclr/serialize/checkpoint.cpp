@@ -13,7 +13,7 @@ constexpr int64_t kFormatVersion = 1;
 
 void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
                      const optim::Lars& optimizer, const TrainState& state, const InputContract& input,
-                     bool keep_previous) {
+                     bool keep_previous, torch::serialize::OutputArchive* negative_memory) {
   torch::serialize::OutputArchive archive;
   archive.write("format_version", c10::IValue(kFormatVersion));
   archive.write("config", c10::IValue(config::to_yaml(config)));
@@ -28,6 +28,7 @@ void save_checkpoint(const std::string& path, const config::Config& config, mode
   optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
+  if (negative_memory) archive.write("negative_memory", *negative_memory);
   WriteOptions options;
   if (keep_previous) options.keep_previous_as = kPreviousCheckpointFile;
   try {
@@ -83,6 +84,15 @@ void CheckpointReader::load_optimizer(optim::Lars& optimizer) {
     optimizer.load(optimizer_archive);
   } catch (const c10::Error& e) {
     throw Error(fmt::format("cannot read the optimizer state of checkpoint '{}': {}", path_, e.what_without_backtrace()));
+  }
+}
+
+bool CheckpointReader::read_negative_memory(torch::serialize::InputArchive& out) {
+  try {
+    return archive_.try_read("negative_memory", out);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot read the memory of negatives of checkpoint '{}': {}", path_,
+                            e.what_without_backtrace()));
   }
 }
 

@@ -38,10 +38,11 @@ struct InputContract {
 };
 
 // Writes `path` atomically; with `keep_previous` the file it replaces stays
-// as kPreviousCheckpointFile next to it.
+// as kPreviousCheckpointFile next to it. `negative_memory`, when the run has
+// one (loss.queue_size, train/negative_memory.h), is stored beside the model.
 void save_checkpoint(const std::string& path, const config::Config& config, models::SimclrModel& model,
                      const optim::Lars& optimizer, const TrainState& state, const InputContract& input,
-                     bool keep_previous = true);
+                     bool keep_previous = true, torch::serialize::OutputArchive* negative_memory = nullptr);
 
 class CheckpointReader {
  public:
@@ -53,6 +54,8 @@ class CheckpointReader {
   const InputContract& input() const { return input_; }
   void load_model(models::SimclrModel& model);
   void load_optimizer(optim::Lars& optimizer);
+  // The memory of negatives saved with the run into `out`; false if it has none.
+  bool read_negative_memory(torch::serialize::InputArchive& out);
 
  private:
   std::string path_;

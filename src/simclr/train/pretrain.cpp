@@ -26,6 +26,7 @@
 #include "simclr/optim/schedule.h"
 #include "simclr/core/precision.h"
 #include "simclr/train/knn_monitor.h"
+#include "simclr/train/negative_memory.h"
 #include "simclr/train/recipe.h"
 #include "simclr/train/step.h"
 #include "simclr/train/throughput.h"
@@ -273,6 +274,15 @@ class PretrainRun {
     SIMCLR_CHECK(config_.train.batch_size % world_ == 0,
                  "train.batch_size {} is the global batch and must be a multiple of the number of ranks ({})",
                  config_.train.batch_size, world_);
+    SIMCLR_CHECK(config_.train.micro_batch_size == 0 || config_.train.micro_batch_mix_views ||
+                     config_.train.batch_size / world_ >= 2,
+                 "train.micro_batch_size with views apart needs at least 2 pairs per rank (batch norm of one image "
+                 "per view cannot normalise); train.batch_size {} over {} ranks gives {}",
+                 config_.train.batch_size, world_, config_.train.batch_size / world_);
+  }
+
+  MicroBatching micro_batching() const {
+    return {config_.train.micro_batch_size, config_.train.micro_batch_mix_views};
   }
 
   // Threads, device and precision. Ranks on one machine split its cores
@@ -307,6 +317,10 @@ class PretrainRun {
       std::lock_guard<std::mutex> guard(global_generator);
       torch::manual_seed(static_cast<uint64_t>(config_.train.seed));
       model_ = models::build_model(config_.model, dataset_->channels(), augment_.size);
+      // Its weights become a copy of the model's (NegativeMemory).
+      if (config_.loss.queue_size > 0) {
+        momentum_model_ = models::build_model(config_.model, dataset_->channels(), augment_.size);
+      }
     }
     if (reader_) reader_->load_model(model_);
     else serialize::maybe_import_weights(config_.model, model_);
@@ -344,7 +358,8 @@ class PretrainRun {
       auto loss = config_.loss;
       if (!loss.temperature) loss.temperature = 0.5;  // any value: the step takes as long
       facts.estimated_pairs_per_s = time_step_pairs_per_s(model_, loss, tc.batch_size / world_, input_.channels,
-                                                          input_.image_size, precision_, device_, channels_last_) *
+                                                          input_.image_size, precision_, device_, channels_last_,
+                                                          micro_batching()) *
                                     world_;
       facts.epochs = tc.minutes * 60 * facts.estimated_pairs_per_s / images;
     }
@@ -370,13 +385,32 @@ class PretrainRun {
       reader_->load_optimizer(*optimizer_);
       state_ = reader_->state();
     }
+    build_negative_memory();
     if (comm_) {
       broadcast_start(model_, *optimizer_, state_, *comm_);
+      if (memory_) memory_->broadcast_from_rank0(*comm_);
       gradient_averager_ = std::make_unique<distributed::GradientAverager>(parameters_, comm_, dc.bucket_mb);
       comm_->reset_traffic();
     }
     parallel_ = Parallel{comm_.get(), dc.global_negatives, gradient_averager_.get()};
     interrupt_point("model");
+  }
+
+  // loss.queue_size: the momentum model (a copy of the model as it starts)
+  // and its memory, or the ones the checkpoint saved.
+  void build_negative_memory() {
+    if (config_.loss.queue_size == 0) return;
+    memory_ = std::make_unique<NegativeMemory>(momentum_model_, model_, config_.loss.queue_size,
+                                               model_->head->output_dim(config_.model.head_layers),
+                                               config_.model.momentum);
+    torch::serialize::InputArchive saved;
+    if (reader_ && reader_->read_negative_memory(saved)) {
+      memory_->load(saved);
+    } else if (reader_ && main_rank_) {
+      spdlog::warn("resume: the checkpoint has no memory of negatives; a new one starts from the current weights");
+    }
+    memory_->to(device_, channels_last_);
+    if (comm_ && config_.distributed.sync_bn) models::set_batch_norm_sync(*momentum_model_, comm_);
   }
 
   void build_loader_and_budget() {
@@ -456,6 +490,18 @@ class PretrainRun {
                  config_.optim.lr_scaling, budget_.given, budget_.unit(), per_epoch_,
                  resume_ ? fmt::format(", resuming at step {}", state_.step) : "");
     if (recipe_) spdlog::info("{}", recipe_->explanation);
+    if (memory_) {
+      spdlog::info("memory of negatives: the last {} projections, from a momentum copy of the model (m = {:g}); "
+                   "{} filled",
+                   memory_->size(), config_.model.momentum, memory_->filled());
+    }
+    if (micro_batching().enabled()) {
+      const auto plan = plan_micro_batches(tc.batch_size / world_, micro_batching());
+      spdlog::info("micro-batches: the loss of the whole batch of {} pairs{}, in {} forward passes of at most {} "
+                   "images ({}), each run twice (docs/large-batches.md)",
+                   tc.batch_size / world_, comm_ ? " per rank" : "", plan.size(), 2 * tc.micro_batch_size,
+                   tc.micro_batch_mix_views ? "both views of each image together" : "one view per pass");
+    }
   }
 
   // --- the loop -----------------------------------------------------------
@@ -506,7 +552,12 @@ class PretrainRun {
     auto x = batch.views.to(device_, /*non_blocking=*/batch.views.is_pinned());
     if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     if (comm_) comm_->set_step(state_.step);
-    const auto out = forward_loss(model_, x, config_.loss, precision_, device_, parallel_);
+    torch::Tensor negatives;
+    if (memory_) {
+      memory_->begin_step(model_, x, precision_, device_, micro_batching(), comm_.get());
+      negatives = memory_->negatives();
+    }
+    const auto out = forward_loss(model_, x, config_.loss, precision_, device_, parallel_, micro_batching(), negatives);
     r.loss = out.loss.item<double>();
     r.top1 = out.top1.item<double>();
     if (comm_) {  // the global batch's loss: the mean of the ranks' (equal-sized) losses
@@ -525,6 +576,7 @@ class PretrainRun {
       spdlog::warn("step {}: fp16 gradients overflowed; step skipped, loss scale lowered to {:g}", state_.step,
                    scaler_.scale());
     }
+    if (memory_) memory_->commit();
     r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     signal_point("training");
 
@@ -638,7 +690,10 @@ class PretrainRun {
 
   void save() {
     if (!main_rank_) return;
-    serialize::save_checkpoint(checkpoint_path_, config_, model_, *optimizer_, state_, input_, keep_previous_);
+    torch::serialize::OutputArchive memory;
+    if (memory_) memory_->save(memory);
+    serialize::save_checkpoint(checkpoint_path_, config_, model_, *optimizer_, state_, input_, keep_previous_,
+                               memory_ ? &memory : nullptr);
     keep_previous_ = true;
     saved_step_ = state_.step;
   }
@@ -691,6 +746,8 @@ class PretrainRun {
   LossScaler scaler_{false};
   std::vector<torch::Tensor> parameters_;
   std::unique_ptr<distributed::GradientAverager> gradient_averager_;
+  models::SimclrModel momentum_model_{nullptr};
+  std::unique_ptr<NegativeMemory> memory_;  // loss.queue_size > 0
   Parallel parallel_;
   std::unique_ptr<pipeline::ContrastiveLoader> loader_;
   int64_t per_epoch_ = 0;

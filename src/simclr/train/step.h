@@ -14,6 +14,7 @@
 #include "simclr/models/simclr_model.h"
 #include "simclr/optim/lars.h"
 #include "simclr/core/precision.h"
+#include "simclr/train/micro_batch.h"
 
 namespace simclr::train {
 
@@ -33,9 +34,19 @@ loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor&
                                 Precision precision, const torch::Device& device, const Parallel& parallel = {});
 
 // The same with any of the losses of loss/contrastive_loss.h (the
-// ablations); data-parallel runs support NT-Xent only.
+// ablations; data-parallel runs support NT-Xent only), optionally in
+// micro-batches (train/micro_batch.h: the same loss of the whole batch,
+// whose backward then recomputes one micro-batch at a time), and optionally
+// with extra negatives from a memory (train/negative_memory.h; NT-Xent only).
 loss::NtXentOutput forward_loss(models::SimclrModel& model, const torch::Tensor& views, const loss::LossOptions& loss,
-                                Precision precision, const torch::Device& device, const Parallel& parallel = {});
+                                Precision precision, const torch::Device& device, const Parallel& parallel = {},
+                                const MicroBatching& micro = {}, const torch::Tensor& negatives = {});
+
+// The loss of a batch's projections z = [z of view 1; z of view 2] (2n
+// rows): `loss`, against every rank's projections when `parallel` has
+// global negatives (NT-Xent only), and against `negatives` if given.
+loss::NtXentOutput projections_loss(const torch::Tensor& z, const loss::LossOptions& loss,
+                                    const Parallel& parallel = {}, const torch::Tensor& negatives = {});
 
 // Backward of `loss` and the optimizer step, through the loss scaler (the
 // identity except for fp16). False when the scaler found overflowed

@@ -25,27 +25,20 @@ namespace simclr::train {
 
 double time_step_pairs_per_s(models::SimclrModel& model, const loss::LossOptions& loss, int64_t batch,
                              int64_t channels, int64_t side, Precision precision, const torch::Device& device,
-                             bool channels_last, int timed) {
+                             bool channels_last, const MicroBatching& micro, int timed) {
   using Clock = std::chrono::steady_clock;
-  std::vector<torch::Tensor> buffers;
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& b : model->buffers()) buffers.push_back(b.clone());
-  }
+  BufferSnapshot running_statistics(*model);
   auto x = torch::rand({2 * batch, channels, side, side}, torch::TensorOptions().device(device));
   if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   double seconds = 0;
   for (int i = 0; i <= timed; ++i) {
     const auto t0 = Clock::now();
-    const auto out = forward_loss(model, x, loss, precision, device);
+    const auto out = forward_loss(model, x, loss, precision, device, {}, micro);
     out.loss.backward();
     // The copy to the host waits for the backward kernels queued before it.
     (void)out.loss.detach().to(torch::kCPU);
     if (i > 0) seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  torch::NoGradGuard no_grad;
-  const auto now = model->buffers();
-  for (size_t i = 0; i < now.size(); ++i) now[i].copy_(buffers[i]);
   for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
   return static_cast<double>(batch * timed) / std::max(seconds, 1e-9);
 }

@@ -11,6 +11,7 @@
 #include "simclr/core/precision.h"
 #include "simclr/distributed/communicator.h"
 #include "simclr/models/simclr_model.h"
+#include "simclr/train/micro_batch.h"
 
 namespace simclr::train {
 
@@ -37,10 +38,11 @@ double training_flops_per_pair(const models::SimclrModelImpl& model, int64_t sid
 // in `precision` and the memory format asked for), one untimed step then
 // `timed` ones: what a run expects before its first real step. Leaves the
 // model as it was: no optimizer step, gradients cleared, batch-norm
-// statistics restored. The loss needs its temperature set.
+// statistics restored. The loss needs its temperature set; `micro` times
+// the step in micro-batches as training will run it.
 double time_step_pairs_per_s(models::SimclrModel& model, const loss::LossOptions& loss, int64_t batch,
                              int64_t channels, int64_t side, Precision precision, const torch::Device& device,
-                             bool channels_last, int timed = 2);
+                             bool channels_last, const MicroBatching& micro = {}, int timed = 2);
 
 // Peak resident memory of this process so far, in MiB.
 double peak_rss_mib();
