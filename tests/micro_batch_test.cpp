@@ -95,7 +95,7 @@ Trace train(models::SimclrModel model, int64_t pairs, const loss::LossOptions& l
             bool reference) {
   const auto parameters = model->parameters();
   optim::Lars optimizer(parameters, {0.9, 1e-6, 1e-3, true});
-  optimizer.set_lr(0.5);
+  optimizer.set_lr(0.1);  // as distributed_test.cpp: LARS at 0.5 amplifies fp32 rounding of this 4-channel model past 1e-5
   LossScaler scaler(false);
   Trace trace;
   for (int s = 0; s < kSteps; ++s) {
@@ -216,10 +216,10 @@ TEST(MicroBatchStep, RunningStatisticsMoveOncePerMicroBatch) {
                                 torch::kCPU, {}, micro);
   out.loss.backward();
   int64_t trackers = 0;
-  for (const auto& [name, buffer] : model->named_buffers()) {
-    if (name.find("num_batches_tracked") == std::string::npos) continue;
+  for (const auto& item : model->named_buffers()) {
+    if (item.key().find("num_batches_tracked") == std::string::npos) continue;
     ++trackers;
-    EXPECT_EQ(buffer.item<int64_t>(), passes) << name;
+    EXPECT_EQ(item.value().item<int64_t>(), passes) << item.key();
   }
   EXPECT_GT(trackers, 10);
 }

@@ -43,10 +43,13 @@ loss::NtXentOutput micro_batched_forward_loss(models::SimclrModel& model, const 
   auto plan = plan_micro_batches(n, micro);
   torch::Tensor z;
   {  // steps 1 and 2: the projections of the whole batch, no activations kept
-    torch::NoGradGuard no_grad;
+    // With autograd on, so that step 1 runs the very kernels step 3 will run
+    // (oneDNN picks other fp32 convolutions for inference) and its
+    // projections are bit for bit those step 3 differentiates; each pass's
+    // graph dies with its projections, so memory holds one pass at a time.
     AutocastGuard autocast(precision, device);
     for (const auto& batch : plan) {
-      const auto part = model->forward(take_rows(views, batch)).z;
+      const auto part = model->forward(take_rows(views, batch)).z.detach();
       if (!z.defined()) z = torch::empty({2 * n, part.size(1)}, part.options());
       put_rows(z, batch, part);
     }
