@@ -95,7 +95,12 @@ Trace train(models::SimclrModel model, int64_t pairs, const loss::LossOptions& l
             bool reference) {
   const auto parameters = model->parameters();
   optim::Lars optimizer(parameters, {0.9, 1e-6, 1e-3, true});
-  optimizer.set_lr(0.1);  // as distributed_test.cpp: LARS at 0.5 amplifies fp32 rounding of this 4-channel model past 1e-5
+  // Small steps: at lr 0.1 this 4-channel model is so ill-conditioned in
+  // fp32 that the plain step's own weights after 3 steps move by 5e-4 when
+  // the images move by 1e-7 (relative): an activation crosses a ReLU or
+  // batch-norm threshold. Any summation order then "fails" 1e-5. At 0.01
+  // the comparison measures the algorithm, not the rounding.
+  optimizer.set_lr(0.01);
   LossScaler scaler(false);
   Trace trace;
   for (int s = 0; s < kSteps; ++s) {
