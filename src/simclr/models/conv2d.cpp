@@ -114,7 +114,17 @@ torch::Tensor conv2d_gemm_backward(const torch::Tensor& x, const torch::Tensor& 
   return GemmBackwardConv::apply(x, weight, stride, padding);
 }
 
+bool onednn_backward_unsafe(const torch::Tensor& x, int64_t kernel, int64_t stride, c10::ScalarType dtype) {
+  return x.is_cpu() && x.dim() == 4 && kernel == 1 && stride > 1 && x.size(0) % 2 == 1 && dtype == at::kFloat &&
+         x.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t padding) {
+  if (torch::GradMode::is_enabled() && weight.requires_grad() && x.dim() == 4 &&
+      !compat::autocast_enabled(c10::DeviceType::CPU) && x.scalar_type() == weight.scalar_type() &&
+      onednn_backward_unsafe(x, weight.size(2), stride, x.scalar_type())) {
+    return conv2d_gemm_backward(x, weight, stride, padding);
+  }
   if (gemm_enabled && torch::GradMode::is_enabled() && weight.requires_grad() && x.is_cpu() && x.dim() == 4) {
     const bool autocast = compat::autocast_enabled(c10::DeviceType::CPU);
     const auto dtype = autocast ? compat::autocast_dtype(c10::DeviceType::CPU) : x.scalar_type();

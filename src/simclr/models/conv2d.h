@@ -31,10 +31,20 @@ bool gemm_conv_backward_enabled();
 bool gemm_route_helps(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t out_side,
                       c10::ScalarType dtype);
 
+// True where LibTorch's own backward pass writes out of bounds: in Debian's
+// LibTorch 1.13 (oneDNN 2.6) on 2 threads, the weight gradient of a strided
+// 1x1 convolution in fp32 channels-last with an odd batch and few channels
+// (4->8 and 8->16 on 12-14 px maps, measured) corrupts the heap; a pure
+// PyTorch script does the same (docs/large-batches.md). Odd batches come from
+// micro-batches with the views apart; the GEMM route is exact there, and
+// taken whatever train.conv_backward says.
+bool onednn_backward_unsafe(const torch::Tensor& x, int64_t kernel, int64_t stride, c10::ScalarType dtype);
+
 // The convolution y = conv(x, weight), no bias, square kernel, padding
 // kernel/2 or 0 as given. Takes the GEMM route for the backward pass when it
 // is enabled, autograd records, CPU bf16 autocast is on (or x is bf16) and
-// gemm_route_helps(); otherwise it is exactly torch::conv2d.
+// gemm_route_helps(), or always where onednn_backward_unsafe(); otherwise it
+// is exactly torch::conv2d.
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t padding);
 
 // The GEMM route itself, always (for tests and benchmarks): the same
