@@ -98,16 +98,8 @@ TEST(ContrastiveLoss, GradientsMatchFiniteDifferences) {
     SCOPED_TRACE(describe(c));
     auto a = z1.clone().requires_grad_(), b = z2.clone().requires_grad_();
     contrastive_loss(a, b, c).loss.backward();
-    const double eps = 1e-6;
-    double worst = 0;
-    for (int64_t i = 0; i < z1.numel(); ++i) {
-      auto plus = z1.clone(), minus = z1.clone();
-      plus.view(-1)[i] += eps;
-      minus.view(-1)[i] -= eps;
-      const double fd = (brute_force(plus, z2, c) - brute_force(minus, z2, c)) / (2 * eps);
-      worst = std::max(worst, std::abs(fd - a.grad().view(-1)[i].item<double>()));
-    }
-    EXPECT_LT(worst, 1e-6);
+    const auto loss_of = [&](const torch::Tensor& x) { return brute_force(x, z2, c); };
+    EXPECT_LT(testing::worst_finite_difference_error(z1, a.grad(), loss_of), 1e-6);
   }
 }
 

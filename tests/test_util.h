@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -170,5 +171,21 @@ inline CliRun run_cli(const std::string& args, bool stdout_only = false) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
 }
 #endif
+
+// The largest |central difference - analytic gradient| over the entries of
+// x, for a scalar function f of x in double precision.
+inline double worst_finite_difference_error(const torch::Tensor& x, const torch::Tensor& grad,
+                                            const std::function<double(const torch::Tensor&)>& f,
+                                            double eps = 1e-6) {
+  double worst = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    auto plus = x.clone(), minus = x.clone();
+    plus.view(-1)[i] += eps;
+    minus.view(-1)[i] -= eps;
+    const double fd = (f(plus) - f(minus)) / (2 * eps);
+    worst = std::max(worst, std::abs(fd - grad.reshape(-1)[i].item<double>()));
+  }
+  return worst;
+}
 
 }  // namespace simclr::testing
