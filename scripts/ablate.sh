@@ -16,6 +16,7 @@ for grid in "$@"; do
   [ -f "$grid" ] || { echo "no grid file '$grid'" >&2; exit 2; }
   name="$(basename "$(dirname "$grid")")-$(basename "$grid" .yaml)"
   out="runs/ablate-$name"
+  mkdir -p runs  # the shards' logs go beside their directory
   pids=()
   for ((i = 0; i < SHARDS; i++)); do
     "$SIMCLR" ablate --grid "$grid" --out "$out" --shard "$i/$SHARDS" --threads 1 >"$out.shard$i.log" 2>&1 &

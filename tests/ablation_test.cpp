@@ -2,6 +2,7 @@
 #include "simclr/experiments/ablation.h"
 
 #include "simclr/eval/protocols.h"
+#include "simclr/io/run_lock.h"
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -54,6 +55,22 @@ TEST(Ablation, RunsEveryCellAndSeedWritesTheTablesAndResumes) {
   const auto edited = load_grid(write_grid(
       dir, data.str(), "seeds: [0]\ncells: [{label: '0', set: {model.head_layers: 0, loss.temperature: 0.3}}]\n"));
   EXPECT_NE(error_of([&] { run_ablation(edited, dir / "out"); }).find("another config"), std::string::npos);
+}
+
+// `simclr ablate --shard I/N` locks the folder under a name of its own:
+// the shards of one grid run side by side (scripts/ablate.sh), a second copy
+// of one shard, or of the unsharded command, is refused.
+TEST(Ablation, ShardsLockTheFolderEachForItself) {
+  TempDir dir;
+  const io::RunLock whole(dir.str(), "simclr ablate");
+  const io::RunLock shard0(dir.str(), "simclr ablate --shard 0/2", std::string(io::kLockFile) + ".shard-0-of-2");
+  const io::RunLock shard1(dir.str(), "simclr ablate --shard 1/2", std::string(io::kLockFile) + ".shard-1-of-2");
+  EXPECT_NE(error_of([&] { io::RunLock again(dir.str(), "simclr ablate --shard 0/2",
+                                             std::string(io::kLockFile) + ".shard-0-of-2"); })
+                .find("in use by another simclr process"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { io::RunLock again(dir.str(), "simclr ablate"); }).find("in use by another simclr process"),
+            std::string::npos);
 }
 
 TEST(Ablation, ShardsSplitTheGridAndAFinalRunCollectsThem) {

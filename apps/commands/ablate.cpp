@@ -65,7 +65,12 @@ class AblateCommand : public Command {
     std::error_code ec;
     fs::create_directories(out_, ec);
     SIMCLR_CHECK(fs::is_directory(out_), "cannot create '{}': {}", out_, ec.message());
-    const simclr::io::RunLock lock(out_, "simclr ablate --grid " + grid_file_);
+    // The shards of one grid share the folder (each run has a lock of its
+    // own); a shard excludes only a second copy of itself.
+    const simclr::io::RunLock lock(
+        out_, "simclr ablate --grid " + grid_file_ + (shard_.empty() ? "" : " --shard " + shard_),
+        shard_.empty() ? simclr::io::kLockFile
+                       : fmt::format("{}.shard-{}-of-{}", simclr::io::kLockFile, options.shard, options.shards));
     const auto r =
         simclr::experiments::run_ablation(grid, out_, [](const auto&) { return simclr::interrupted(); }, options);
     nlohmann::json cells = nlohmann::json::array();

@@ -15,8 +15,8 @@
 
 namespace simclr::io {
 
-RunLock::RunLock(const std::string& dir, const std::string& command) {
-  const std::string path = (std::filesystem::path(dir) / kLockFile).string();
+RunLock::RunLock(const std::string& dir, const std::string& command, const std::string& name) {
+  const std::string path = (std::filesystem::path(dir) / name).string();
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   SIMCLR_CHECK(fd_ >= 0, "cannot lock '{}': {} while creating '{}'", dir, describe_write_errno(errno), path);
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -12,10 +12,14 @@
 
 namespace simclr::io {
 
+constexpr const char* kLockFile = ".simclr.lock";
+
 class RunLock {
  public:
   // Locks `dir` (which must exist) for `command` (e.g. "simclr pretrain").
-  RunLock(const std::string& dir, const std::string& command);
+  // `name` is the lock file's: processes that share a directory by design
+  // (the shards of one ablation) each lock a name of their own.
+  RunLock(const std::string& dir, const std::string& command, const std::string& name = kLockFile);
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
   ~RunLock();
@@ -24,6 +28,5 @@ class RunLock {
   int fd_ = -1;
 };
 
-constexpr const char* kLockFile = ".simclr.lock";
 
 }  // namespace simclr::io
