@@ -57,10 +57,6 @@ void run_ranks(int world, const std::function<void(const Comm&)>& fn,
   for (int r = 0; r < world; ++r) EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
 }
 
-double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  const auto x = a.to(torch::kDouble), y = b.to(torch::kDouble);
-  return (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-12);
-}
 
 // ---- launch environment ----
 
@@ -300,9 +296,7 @@ TEST(Collectives, FusedGlobalBatchNormMatchesThePlainOne) {
 
 // ---- the equivalence of W ranks and one process ----
 
-struct Trace {
-  std::vector<double> losses;
-  std::vector<torch::Tensor> first_grads, weights, buffers;
+struct Trace : StepTrace {
   size_t buckets = 0;
   int64_t overlapped = 0;
 };
@@ -409,25 +403,6 @@ std::vector<Trace> train_ranks(int world, bool sync_bn, bool global_negatives, t
     traces[r] = train_steps(models[r], comm, global_negatives, bucket_mb, mode, momentum[r]);
   });
   return traces;
-}
-
-// All parameters' gradients (or weights) as one vector: the relative
-// difference of the whole, as the 1e-5 asks, which a tensor whose
-// gradient nearly cancels cannot blow up.
-torch::Tensor flat(const std::vector<torch::Tensor>& tensors) {
-  std::vector<torch::Tensor> parts;
-  for (const auto& t : tensors) parts.push_back(t.to(torch::kDouble).reshape(-1));
-  return torch::cat(parts);
-}
-
-void expect_same_run(const Trace& t, const Trace& single, double tolerance) {
-  ASSERT_EQ(t.losses.size(), single.losses.size());
-  for (size_t s = 0; s < t.losses.size(); ++s) {
-    EXPECT_NEAR(t.losses[s], single.losses[s], tolerance * std::abs(single.losses[s])) << "step " << s;
-  }
-  EXPECT_LT(relative_difference(flat(t.first_grads), flat(single.first_grads)), tolerance);
-  EXPECT_LT(relative_difference(flat(t.weights), flat(single.weights)), tolerance);
-  EXPECT_LT(relative_difference(flat(t.buffers), flat(single.buffers)), tolerance);
 }
 
 // In double precision (and channels-last, the training layout) the runs

@@ -86,10 +86,7 @@ torch::Tensor step_views(int step, int64_t pairs, torch::Dtype dtype) {
   return at::rand({2 * pairs, 3, 16, 16}, gen).to(dtype);
 }
 
-struct Trace {
-  std::vector<double> losses;
-  std::vector<torch::Tensor> first_grads, weights, buffers;
-};
+using Trace = StepTrace;
 
 Trace train(models::SimclrModel model, int64_t pairs, const loss::LossOptions& loss, const MicroBatching& micro,
             bool reference) {
@@ -118,27 +115,6 @@ Trace train(models::SimclrModel model, int64_t pairs, const loss::LossOptions& l
   return trace;
 }
 
-torch::Tensor flat(const std::vector<torch::Tensor>& tensors) {
-  std::vector<torch::Tensor> parts;
-  for (const auto& t : tensors) parts.push_back(t.to(torch::kDouble).reshape(-1));
-  return torch::cat(parts);
-}
-
-double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  const auto x = a.to(torch::kDouble), y = b.to(torch::kDouble);
-  return (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-12);
-}
-
-void expect_same(const Trace& t, const Trace& ref, double tolerance) {
-  ASSERT_EQ(t.losses.size(), ref.losses.size());
-  for (size_t s = 0; s < t.losses.size(); ++s) {
-    EXPECT_NEAR(t.losses[s], ref.losses[s], tolerance * std::abs(ref.losses[s])) << "step " << s;
-  }
-  EXPECT_LT(relative_difference(flat(t.first_grads), flat(ref.first_grads)), tolerance);
-  EXPECT_LT(relative_difference(flat(t.weights), flat(ref.weights)), tolerance);
-  EXPECT_LT(relative_difference(flat(t.buffers), flat(ref.buffers)), tolerance);
-}
-
 loss::LossOptions loss_named(const std::string& name) {
   loss::LossOptions o;
   o.name = name;
@@ -156,7 +132,7 @@ TEST(MicroBatchStep, EqualsThePlainStepWithTheSameBatchNorm) {
       SCOPED_TRACE(fmt::format("{} micro {} mix {}", c10::toString(dtype), micro.pairs, micro.mix_views));
       const auto ref = train(tiny_model(dtype), 10, loss_named("nt_xent"), micro, true);
       const auto cached = train(tiny_model(dtype), 10, loss_named("nt_xent"), micro, false);
-      expect_same(cached, ref, tolerance);
+      expect_same_run(cached, ref, tolerance);
     }
   }
 }
@@ -168,7 +144,7 @@ TEST(MicroBatchStep, WorksWithEveryLossOfTheFamily) {
     const MicroBatching micro{3, false};
     const auto ref = train(tiny_model(torch::kDouble), 8, loss_named(name), micro, true);
     const auto cached = train(tiny_model(torch::kDouble), 8, loss_named(name), micro, false);
-    expect_same(cached, ref, 1e-10);
+    expect_same_run(cached, ref, 1e-10);
   }
 }
 
@@ -176,7 +152,7 @@ TEST(MicroBatchStep, WorksWithEveryLossOfTheFamily) {
 TEST(MicroBatchStep, OnePassOfBothViewsIsTheOrdinaryStep) {
   const auto plain = train(tiny_model(torch::kDouble), 6, loss_named("nt_xent"), {}, false);
   const auto one_pass = train(tiny_model(torch::kDouble), 6, loss_named("nt_xent"), {6, true}, false);
-  expect_same(one_pass, plain, 1e-10);
+  expect_same_run(one_pass, plain, 1e-10);
   // ... and batch norm per micro-batch is a different step, which the comparison above would catch.
   const auto split = train(tiny_model(torch::kDouble), 6, loss_named("nt_xent"), {2, false}, false);
   EXPECT_GT(std::abs(split.losses[0] - plain.losses[0]), 1e-6);
